@@ -1,0 +1,46 @@
+"""What an agent plugin provides: one batched call that answers every live episode."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from .specs import AgentSpec
+from .task import Oracle
+from .trajectory import Usage
+
+
+@dataclass
+class AgentRequest:
+    episode_id: str  # unique within a run: "<subtask id>#<sample>"
+    messages: list[dict[str, str]]  # the whole conversation so far (role/content)
+    seed: int  # per-episode seed: results do not depend on how episodes are batched
+    step: int = 0  # agent turns taken so far in this episode (including replayed prefix steps)
+    oracle: Oracle | None = None  # only for agents with needs_oracle
+
+
+@dataclass
+class AgentReply:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None  # set when the agent could not answer (the episode is recorded as errored)
+
+
+class Agent:
+    """Base class of agent plugins. Subclasses set ``Config`` and are registered with ``@register_agent``."""
+
+    Config: ClassVar[type[AgentSpec]] = AgentSpec
+    registered_name: ClassVar[str] = ""
+    needs_oracle: ClassVar[bool] = False
+    source: ClassVar[str] = "self"  # lineage of the trajectories it produces
+
+    def __init__(self, config: AgentSpec):
+        self.config = config
+
+    def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
+        raise NotImplementedError
+
+    def episode_done(self, episode_id: str) -> None:
+        """Called when an episode ends, so per-episode state (caches) can be dropped."""
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,144 @@
+"""The `harness` command line."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from .errors import HarnessError
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(exc: HarnessError) -> None:
+    from rich.markup import escape
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    sys.exit(2)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HarnessError as exc:
+            _fail(exc)
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")
+def main(verbose: int) -> None:
+    """Tune and evaluate LLM agents on multi-turn text environments."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("spec_file", required=False, type=click.Path(path_type=Path))
+@click.option("-T", "--task", "task_over", multiple=True, metavar="KEY=VALUE", help="override a task option")
+@click.option("-A", "--agent", "agent_over", multiple=True, metavar="KEY=VALUE", help="override an agent option")
+@click.option("-R", "--run", "run_over", multiple=True, metavar="KEY=VALUE", help="override a run option (samples, num_envs, max_steps, seed, out_dir, name, ...)")
+@click.option("--resume", type=click.Path(path_type=Path, file_okay=False), help="finish an interrupted run directory")
+def run(spec_file, task_over, agent_over, run_over, resume):
+    """Play episodes of a task with an agent and store them in a run directory.
+
+    With no SPEC_FILE and no --resume, runs the embedded default (the noisy ScienceWorld
+    expert on a handful of subtasks). With --resume alone, finishes the stored run.
+    """
+    from .defaults import DEFAULT_RUN
+    from .display import status_line, summary_table
+    from .run import execute, spec_from_store
+    from .specs import load_run_spec
+
+    if resume is not None and spec_file is None and not (task_over or agent_over or run_over):
+        spec = spec_from_store(resume)
+    else:
+        spec = load_run_spec(spec_file, task=task_over, agent=agent_over, run=run_over,
+                             defaults=None if spec_file else DEFAULT_RUN)
+    store = execute(spec, resume=resume, console=err_console)
+    summary = store.summary()
+    console.print(summary_table(summary, title=f"{spec.task.name} / {spec.agent.name}  ({store.path})"))
+    console.print(status_line(summary))
+    if summary.get("errors"):
+        sys.exit(1)
+
+
+@main.command(name="list")
+@click.option("--options", is_flag=True, help="also show each plugin's options")
+def list_(options: bool):
+    """Registered tasks, agents and trainers (built-in and from installed plugins)."""
+    from rich.table import Table
+
+    from . import registry
+
+    for kind in registry.KINDS:
+        table = Table(title=f"{kind}s", title_justify="left")
+        table.add_column("name")
+        table.add_column("class")
+        table.add_column("description" if not options else "options")
+        for name in registry.available(kind):
+            cls = registry.lookup(kind, name)
+            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            if options and getattr(cls, "Config", None) is not None:
+                fields = cls.Config.model_fields
+                doc = ", ".join(f"{k}={_fmt_default(f)}" for k, f in fields.items() if k != "name")
+            table.add_row(name, f"{cls.__module__}:{cls.__qualname__}", doc)
+        console.print(table)
+
+
+def _fmt_default(field) -> str:
+    if field.is_required():
+        return "<required>"
+    return repr(field.default)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--episodes", is_flag=True, help="list every episode")
+def show(run_dir: Path, episodes: bool):
+    """Summary of a run directory."""
+    from rich.table import Table
+
+    from .display import status_line, summary_table
+    from .runstore import RunStore
+    from .summary import summarize
+
+    store = RunStore.open(run_dir)
+    summary = store.summary()
+    if summary is None:  # still running or killed before its summary: compute from the episodes
+        summary = summarize(store.latest().values())
+        summary["complete"] = False
+    spec = store.spec_dict()
+    meta = store.meta
+    console.print(f"[bold]{run_dir}[/]  task={spec['task']['name']} agent={spec['agent']['name']}  "
+                  f"spec {meta.get('spec_hash')}  commit {meta.get('git_commit')}")
+    console.print(summary_table(summary))
+    console.print(status_line(summary))
+    if episodes:
+        table = Table()
+        for col in ("episode", "category", "steps", "score", "success", "status"):
+            table.add_column(col)
+        for t in store.latest().values():
+            table.add_row(t.id, t.category, str(len(t.steps)), f"{t.score:g}", "yes" if t.success else "no",
+                          t.status if t.status == "ok" else f"error: {t.error}")
+        console.print(table)
+
+
+def _register_subcommands() -> None:
+    """Commands of other packages (train, leaderboard) attach here when they are installed."""
+    from importlib import import_module
+    for module, name in (("trainers.cli", "train"), ("leaderboards.cli", "leaderboard")):
+        try:
+            main.add_command(getattr(import_module(module), name))
+        except ImportError:
+            pass
+
+
+_register_subcommands()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""Errors the CLI turns into one clear message and a non-zero exit."""
+
+
+class HarnessError(Exception):
+    """A user-facing error: the message says what is wrong and how to fix it."""
+
+
+class SpecError(HarnessError):
+    """A spec file or override is invalid. Raised before any work starts."""
+
+
+class RegistryError(HarnessError):
+    """An unknown or broken plugin name."""
+
+
+class RunStoreError(HarnessError):
+    """A run directory cannot be used (changed spec on resume, locked, corrupt)."""

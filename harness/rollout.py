@@ -1,0 +1,236 @@
+"""Rollout engine: many episodes at once, one batched agent call per turn, envs stepped in parallel.
+
+Each of ``num_envs`` slots owns one environment and plays one episode at a time. Every turn the
+engine gathers the conversations of all live episodes, asks the agent for all their actions in
+one call (what lets vLLM or batched transformers generation pay off), then steps the environments
+in a thread pool (ScienceWorld's JVM does the work, so threads run in parallel).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .agent import Agent, AgentReply, AgentRequest
+from .task import Env, Oracle, Subtask, Task
+from .trajectory import Message, Step, Trajectory, Usage
+
+log = logging.getLogger(__name__)
+
+
+def episode_seed(run_seed: int, episode_id: str) -> int:
+    """A seed per episode, independent of batching and of the order episodes run in."""
+    return int.from_bytes(hashlib.sha256(f"{run_seed}:{episode_id}".encode()).digest()[:4], "little")
+
+
+@dataclass
+class EpisodeJob:
+    subtask: Subtask
+    sample: int = 0
+    seed: int = 0
+    prefix: Trajectory | None = None  # start from this trajectory's state after `prefix_steps` steps
+    prefix_steps: int = 0
+    source: str | None = None  # lineage override (e.g. "eef"); default: the agent's
+    episode_id: str = ""
+    attempt: int = 0
+
+    def __post_init__(self):
+        if not self.episode_id:
+            self.episode_id = f"{self.subtask.id}#{self.sample}"
+
+
+class ReplayDiverged(RuntimeError):
+    """Replaying a stored prefix gave other observations than were stored."""
+
+
+@dataclass
+class _Live:
+    job: EpisodeJob
+    slot: int
+    traj: Trajectory
+    max_steps: int
+    oracle: Oracle | None
+    t0: float = field(default_factory=time.monotonic)
+
+    @property
+    def chat(self) -> list[dict[str, str]]:
+        return [{"role": m.role, "content": m.content} for m in self.traj.messages]
+
+
+class RolloutEngine:
+    def __init__(self, task: Task, agent: Agent, *, num_envs: int = 2, max_steps: int | None = None,
+                 env_retries: int = 2):
+        self.task = task
+        self.agent = agent
+        self.num_envs = num_envs
+        self.max_steps_override = max_steps
+        self.env_retries = env_retries
+        self._envs: list[Env | None] = [None] * num_envs
+        self.env_restarts = 0
+
+    # ------------------------------------------------------------ public
+
+    def run(self, jobs: Iterable[EpisodeJob], on_episode: Callable[[Trajectory], None]) -> None:
+        pending = deque(jobs)
+        live: dict[int, _Live] = {}
+        free = list(range(self.num_envs - 1, -1, -1))
+        with ThreadPoolExecutor(self.num_envs, thread_name_prefix="env") as pool:
+            try:
+                while pending or live:
+                    starts = []
+                    while free and pending:
+                        starts.append((free.pop(), pending.popleft()))
+                    for (slot, job), outcome in zip(starts, pool.map(self._safe(self._start), starts)):
+                        if isinstance(outcome, BaseException):
+                            self._failed(job, slot, outcome, pending, on_episode)
+                            free.append(slot)
+                        elif self._finished(outcome):
+                            self._emit(outcome, on_episode)
+                            free.append(slot)
+                        else:
+                            live[slot] = outcome
+                    if not live:
+                        continue
+                    episodes = list(live.values())
+                    replies = self.agent.act([self._request(ep) for ep in episodes])
+                    if len(replies) != len(episodes):
+                        raise RuntimeError(f"agent returned {len(replies)} replies for {len(episodes)} requests")
+                    args = list(zip(episodes, replies))
+                    for (ep, _), outcome in zip(args, pool.map(self._safe(self._advance), args)):
+                        if isinstance(outcome, BaseException):
+                            del live[ep.slot]
+                            free.append(ep.slot)
+                            self.agent.episode_done(ep.job.episode_id)
+                            self._failed(ep.job, ep.slot, outcome, pending, on_episode)
+                        elif self._finished(ep):
+                            del live[ep.slot]
+                            free.append(ep.slot)
+                            self._emit(ep, on_episode)
+            finally:
+                self.close()
+
+    def close(self) -> None:
+        for i, env in enumerate(self._envs):
+            if env is not None:
+                try:
+                    env.close()
+                except Exception:  # closing a dead env must not mask the real error
+                    log.debug("env close failed", exc_info=True)
+                self._envs[i] = None
+
+    # ------------------------------------------------------------ episode lifecycle
+
+    @staticmethod
+    def _safe(fn):
+        def call(args):
+            try:
+                return fn(*args)
+            except Exception as exc:  # recorded as data by the caller
+                return exc
+        return call
+
+    def _env(self, slot: int) -> Env:
+        if self._envs[slot] is None:
+            self._envs[slot] = self.task.make_env()
+        return self._envs[slot]
+
+    def _start(self, slot: int, job: EpisodeJob) -> _Live:
+        env = self._env(slot)
+        reset = env.reset(job.subtask, want_oracle=self.agent.needs_oracle)
+        limit = self.max_steps_override or self.task.max_steps(job.subtask)
+        traj = Trajectory(
+            id=job.episode_id, task=self.task.registered_name, subtask_id=job.subtask.id,
+            category=job.subtask.category, sample=job.sample, agent=self.agent.registered_name,
+            source=job.source or self.agent.source, seed=job.seed,
+            parent=job.prefix.id if job.prefix is not None else None, prefix_steps=job.prefix_steps,
+        )
+        ep = _Live(job=job, slot=slot, traj=traj, max_steps=limit, oracle=reset.oracle)
+        if job.prefix is None:
+            traj.messages = [Message(role=m["role"], content=m["content"]) for m in reset.messages]
+            traj.prompt_len = len(traj.messages)
+        else:
+            self._replay_prefix(env, ep, job.prefix, job.prefix_steps)
+        return ep
+
+    def _replay_prefix(self, env: Env, ep: _Live, prefix: Trajectory, k: int) -> None:
+        """Re-enter the state after ``k`` stored steps; the stored messages stay as (untrained) context."""
+        if k > len(prefix.steps):
+            raise ReplayDiverged(f"prefix {prefix.id} has {len(prefix.steps)} steps, asked to replay {k}")
+        traj = ep.traj
+        traj.messages = [m.model_copy(update={"train": False}) for m in prefix.messages_until(k)]
+        traj.prompt_len = prefix.prompt_len
+        for i, stored in enumerate(prefix.steps[:k]):
+            if stored.action is None:
+                traj.steps.append(stored.model_copy())
+                continue
+            res = env.step(stored.action)
+            if res.observation != stored.observation:
+                raise ReplayDiverged(
+                    f"replaying {prefix.id} step {i} ({stored.action!r}): stored observation "
+                    f"{stored.observation[:80]!r}, got {res.observation[:80]!r}")
+            traj.steps.append(Step(action=stored.action, observation=res.observation,
+                                   reward=res.reward, score=res.score))
+            traj.score, traj.success, traj.done = res.score, res.success, res.done
+            if res.done and i < k - 1:
+                raise ReplayDiverged(f"replaying {prefix.id}: the episode ended at step {i}, before step {k}")
+
+    def _request(self, ep: _Live) -> AgentRequest:
+        return AgentRequest(episode_id=ep.job.episode_id, messages=ep.chat, seed=ep.job.seed,
+                            step=len(ep.traj.steps), oracle=ep.oracle)
+
+    def _advance(self, ep: _Live, reply: AgentReply) -> None:
+        traj = ep.traj
+        traj.usage.add(reply.usage)
+        if reply.error is not None:
+            traj.status, traj.error = "error", f"agent: {reply.error}"
+            return
+        traj.messages.append(Message(role="assistant", content=reply.text, train=True))
+        action = self.task.parse_action(reply.text)
+        env = self._envs[ep.slot]
+        if action is None:  # malformed output: an observation, and the step counts
+            step = Step(action=None, observation=self.task.invalid_format_message, score=traj.score)
+            traj.messages.append(Message(role="user", content=env.format_observation(step.observation)))
+            traj.steps.append(step)
+            return
+        res = env.step(action)
+        traj.steps.append(Step(action=action, observation=res.observation, reward=res.reward, score=res.score))
+        traj.messages.append(Message(role="user", content=env.format_observation(res.observation)))
+        traj.score, traj.success, traj.done = res.score, res.success, res.done
+
+    @staticmethod
+    def _finished(ep: _Live) -> bool:
+        t = ep.traj
+        return t.status == "error" or t.done or len(t.steps) >= ep.max_steps
+
+    def _emit(self, ep: _Live, on_episode) -> None:
+        ep.traj.elapsed_s = round(time.monotonic() - ep.t0, 3)
+        self.agent.episode_done(ep.job.episode_id)
+        on_episode(ep.traj)
+
+    def _failed(self, job: EpisodeJob, slot: int, exc: BaseException, pending, on_episode) -> None:
+        """An env error: restart the env; retry the episode (bounded), then record it as errored."""
+        env = self._envs[slot]
+        self._envs[slot] = None
+        if env is not None:
+            try:
+                env.close()
+            except Exception:
+                log.debug("closing a failed env", exc_info=True)
+        self.env_restarts += 1
+        retryable = not isinstance(exc, ReplayDiverged)
+        if retryable and job.attempt < self.env_retries:
+            log.warning("episode %s: environment error (%s); retrying on a fresh env", job.episode_id, exc)
+            job.attempt += 1
+            pending.appendleft(job)
+            return
+        traj = Trajectory(id=job.episode_id, task=self.task.registered_name, subtask_id=job.subtask.id,
+                          category=job.subtask.category, sample=job.sample, agent=self.agent.registered_name,
+                          status="error", error=f"{type(exc).__name__}: {exc}", seed=job.seed,
+                          source=job.source or self.agent.source,
+                          parent=job.prefix.id if job.prefix is not None else None,
+                          prefix_steps=job.prefix_steps)
+        on_episode(traj)

@@ -1,0 +1,131 @@
+"""`harness run`: validate the spec, open the run store, play every episode, summarize."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from . import registry
+from .errors import RunStoreError, SpecError
+from .rollout import EpisodeJob, RolloutEngine, episode_seed
+from .runstore import RunStore
+from .specs import RunSpec, load_run_spec, resolve_plugin
+from .summary import summarize
+from .task import Subtask, Task
+from .trajectory import Trajectory
+
+log = logging.getLogger(__name__)
+
+
+def build_task(spec: RunSpec) -> Task:
+    return registry.lookup("task", spec.task.name)(spec.task)
+
+
+def build_agent(spec: RunSpec):
+    return registry.lookup("agent", spec.agent.name)(spec.agent)
+
+
+def plan_jobs(spec: RunSpec, subtasks: list[Subtask]) -> list[EpisodeJob]:
+    jobs = []
+    for st in subtasks:
+        for i in range(spec.run.samples):
+            job = EpisodeJob(subtask=st, sample=i)
+            job.seed = episode_seed(spec.run.seed, job.episode_id)
+            jobs.append(job)
+    return jobs
+
+
+def spec_from_store(path: Path) -> RunSpec:
+    store = RunStore.open(path)
+    data = store.spec_dict()
+    where = str(store.path / "spec.yaml")
+    from .specs import RunOptions
+    return RunSpec.model_construct(task=resolve_plugin("task", data.get("task"), where),
+                                   agent=resolve_plugin("agent", data.get("agent"), where),
+                                   run=RunOptions.model_validate(data.get("run") or {}))
+
+
+def default_run_dir(spec: RunSpec) -> Path:
+    name = spec.run.name or f"{spec.task.name}-{spec.agent.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    return Path(spec.run.out_dir) / name
+
+
+def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | None = None,
+            on_episode: Callable[[Trajectory], None] | None = None, task: Task | None = None) -> RunStore:
+    """Run (or finish) the episodes of ``spec``. Everything is validated before anything is written."""
+    console = console or Console(stderr=True)
+    own_task = task is None
+    task = task or build_task(spec)
+    try:
+        subtasks = task.subtasks()
+        if not subtasks:
+            raise SpecError(f"task {spec.task.name!r}: the spec selects no subtasks; widen the selection")
+        jobs = plan_jobs(spec, subtasks)
+        if resume is not None:
+            store = RunStore.open(resume)
+            if store.meta.get("spec_hash") != spec.identity_hash():
+                raise RunStoreError(
+                    f"{resume}: the spec changed since this run started (hash {store.meta.get('spec_hash')} "
+                    f"-> {spec.identity_hash()}); resume with the stored spec, or start a new run")
+            store.lock()
+            dropped = store.repair()
+            if dropped:
+                console.print(f"[yellow]{resume}/episodes.jsonl: cut a torn last record ({dropped} bytes); "
+                              "that episode runs again[/]")
+            done = store.finished_keys()
+            jobs = [j for j in jobs if (j.subtask.id, j.sample) not in done]
+        else:
+            path = default_run_dir(spec)
+            agent_cls = registry.lookup("agent", spec.agent.name)  # fail on a bad agent before writing
+            del agent_cls
+            store = RunStore.create(path, spec.resolved_dict(), spec.identity_hash())
+        expected = len(subtasks) * spec.run.samples
+        try:
+            _play(spec, task, store, jobs, console, on_episode)
+        finally:
+            summary = summarize(store.latest().values(), expected=expected)
+            store.write_summary(summary)
+            store.close()
+        return store
+    finally:
+        if own_task:
+            task.close()
+
+
+def _play(spec: RunSpec, task: Task, store: RunStore, jobs: list[EpisodeJob], console: Console,
+          on_episode: Callable[[Trajectory], None] | None) -> None:
+    if not jobs:
+        console.print(f"{store.path}: every episode is already finished")
+        return
+    if spec.run.executor == "ray":
+        from .distributed import run_on_ray
+        run_on_ray(spec, jobs, store.append, console)
+        return
+    agent = build_agent(spec)
+    engine = RolloutEngine(task, agent, num_envs=min(spec.run.num_envs, len(jobs)),
+                           max_steps=spec.run.max_steps, env_retries=spec.run.env_retries)
+    counts = {"ok": 0, "won": 0, "err": 0}
+    t0 = time.monotonic()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, disable=not spec.run.progress, transient=False) as progress:
+        bar = progress.add_task(f"{spec.task.name} / {spec.agent.name}", total=len(jobs), stats="")
+
+        def record(traj: Trajectory) -> None:
+            store.append(traj)
+            counts["err" if traj.status != "ok" else "ok"] += 1
+            counts["won"] += int(traj.success)
+            progress.update(bar, advance=1, stats=f"won {counts['won']}/{counts['ok']}  errors {counts['err']}")
+            if on_episode is not None:
+                on_episode(traj)
+
+        try:
+            engine.run(jobs, record)
+        finally:
+            agent.close()
+    log.info("played %d episodes in %.1fs", len(jobs), time.monotonic() - t0)

@@ -1,0 +1,182 @@
+"""Run store: one directory per run.
+
+    spec.yaml       the fully resolved spec
+    meta.json       spec hash, package versions, git commit, command
+    episodes.jsonl  one trajectory per line, appended and flushed per episode
+    summary.json    written when the run ends (complete or not)
+
+A crash loses at most the episodes in flight; ``--resume`` replays only the missing or errored
+ones and refuses when the spec changed. A torn last line (a write cut by a crash) is detected and
+cut off on resume, and said so.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+from .errors import RunStoreError
+from .trajectory import Trajectory
+
+SPEC_FILE = "spec.yaml"
+META_FILE = "meta.json"
+EPISODES_FILE = "episodes.jsonl"
+SUMMARY_FILE = "summary.json"
+_VERSIONED = ("harness", "pydantic", "scienceworld", "torch", "transformers", "peft", "trl", "openai", "vllm")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        res = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if res.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=5).stdout.strip()
+    return res.stdout.strip() + ("-dirty" if dirty else "")
+
+
+class RunStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock_fd: int | None = None
+        self._fh = None
+
+    # ------------------------------------------------------------ create / open
+
+    @classmethod
+    def create(cls, path: Path, spec_dict: dict, spec_hash: str, extra_meta: dict | None = None) -> "RunStore":
+        path = Path(path)
+        if path.exists() and any(path.iterdir()):
+            raise RunStoreError(f"{path} already exists; pass --resume {path} to finish it, or choose another --name")
+        path.mkdir(parents=True, exist_ok=True)
+        store = cls(path)
+        store.lock()
+        (path / SPEC_FILE).write_text(yaml.safe_dump(spec_dict, sort_keys=False))
+        meta = {"spec_hash": spec_hash, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "versions": package_versions(), "git_commit": git_commit(), "command": sys.argv,
+                **(extra_meta or {})}
+        (path / META_FILE).write_text(json.dumps(meta, indent=2))
+        (path / EPISODES_FILE).touch()
+        return store
+
+    @classmethod
+    def open(cls, path: Path) -> "RunStore":
+        path = Path(path)
+        if not (path / SPEC_FILE).is_file() or not (path / META_FILE).is_file():
+            raise RunStoreError(f"{path} is not a run directory (no {SPEC_FILE}/{META_FILE})")
+        return cls(path)
+
+    @property
+    def meta(self) -> dict:
+        return json.loads((self.path / META_FILE).read_text())
+
+    def spec_dict(self) -> dict:
+        return yaml.safe_load((self.path / SPEC_FILE).read_text())
+
+    def lock(self) -> None:
+        """One writer per run directory: a second `harness run --resume` on it fails at once."""
+        fd = os.open(self.path / ".lock", os.O_CREAT | os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunStoreError(f"{self.path} is in use by another harness process") from None
+        self._lock_fd = fd
+
+    # ------------------------------------------------------------ episodes
+
+    def repair(self) -> int:
+        """Cut a torn last line (no trailing newline or not valid JSON). Returns the bytes dropped."""
+        f = self.path / EPISODES_FILE
+        data = f.read_bytes()
+        if not data:
+            return 0
+        keep = len(data)
+        if not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+        else:
+            last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
+            try:
+                json.loads(data[last_start:])
+            except ValueError:
+                keep = last_start
+        if keep < len(data):
+            with open(f, "r+b") as fh:
+                fh.truncate(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
+        return len(data) - keep
+
+    def iter_episodes(self) -> Iterator[Trajectory]:
+        """Every stored record, in write order (a retried episode appears more than once)."""
+        with open(self.path / EPISODES_FILE, "rb") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.endswith(b"\n"):
+                    break  # a torn tail: not an episode until repaired
+                line = line.strip()
+                if line:
+                    try:
+                        yield Trajectory.model_validate_json(line)
+                    except ValueError as exc:
+                        raise RunStoreError(f"{self.path / EPISODES_FILE}:{lineno}: corrupt record: {exc}") from exc
+
+    def latest(self) -> dict[tuple[str, int], Trajectory]:
+        """The last record of each (subtask, sample): a retried episode supersedes its error."""
+        out: dict[tuple[str, int], Trajectory] = {}
+        for t in self.iter_episodes():
+            out[t.key] = t
+        return out
+
+    def finished_keys(self) -> set[tuple[str, int]]:
+        return {k for k, t in self.latest().items() if t.status == "ok"}
+
+    def append(self, traj: Trajectory) -> None:
+        if self._fh is None:
+            self._fh = open(self.path / EPISODES_FILE, "a", encoding="utf-8")
+        self._fh.write(traj.model_dump_json() + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def write_summary(self, summary: dict) -> None:
+        tmp = self.path / (SUMMARY_FILE + ".tmp")
+        tmp.write_text(json.dumps(summary, indent=2))
+        os.replace(tmp, self.path / SUMMARY_FILE)  # atomic: a reader never sees half a summary
+
+    def summary(self) -> dict | None:
+        f = self.path / SUMMARY_FILE
+        return json.loads(f.read_text()) if f.is_file() else None
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,176 @@
+"""Specs: what a run, a task, an agent and a trainer are, validated before any work starts.
+
+A spec file (YAML or JSON) has the sections ``task``, ``agent`` and ``run`` (and ``trainer``
+for experiments). ``task``/``agent``/``trainer`` each name a registered plugin; the rest of
+the section is validated by that plugin's own ``Config`` model (unknown keys rejected).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import registry
+from .errors import HarnessError, SpecError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class PluginSpec(Strict):
+    name: str = Field(description="registered plugin name, entry point, or 'module:Class'")
+
+
+class TaskSpec(PluginSpec):
+    """Base of every task's Config."""
+
+
+class AgentSpec(PluginSpec):
+    """Base of every agent's Config."""
+
+
+class TrainerSpec(PluginSpec):
+    """Base of every trainer's Config."""
+
+
+class RunOptions(Strict):
+    samples: int = Field(1, ge=1, description="episodes per subtask")
+    num_envs: int = Field(2, ge=1, description="environments stepped in parallel (one live episode each)")
+    max_steps: int | None = Field(None, ge=1, description="override the task's per-subtask step limit")
+    seed: int = 0
+    env_retries: int = Field(2, ge=0, description="re-runs of an episode whose environment crashed")
+    out_dir: Path = Path("runs")
+    name: str | None = Field(None, description="run directory name (default: task-agent-timestamp)")
+    executor: Literal["local", "ray"] = "local"
+    ray_shards: int = Field(4, ge=1, description="with executor=ray: number of remote rollout workers")
+    progress: bool = True
+
+
+class RunSpec(Strict):
+    task: TaskSpec
+    agent: AgentSpec
+    run: RunOptions = RunOptions()
+
+    def resolved_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task.model_dump(mode="json"),
+            "agent": self.agent.model_dump(mode="json"),
+            "run": self.run.model_dump(mode="json"),
+        }
+
+    def identity_hash(self) -> str:
+        """Hash of what determines the episodes' content (not where or how fast they run)."""
+        d = self.resolved_dict()
+        for volatile in ("out_dir", "name", "num_envs", "progress", "executor", "ray_shards"):
+            d["run"].pop(volatile, None)
+        return spec_hash(d)
+
+
+def spec_hash(d: dict) -> str:
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- loading
+
+def read_spec_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: spec file not found")
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise SpecError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: the top level must be a mapping with sections such as task/agent/run")
+    return data
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``a.b=value`` -> (["a", "b"], value parsed as YAML, so 3 -> int, [a, b] -> list)."""
+    if "=" not in item:
+        raise SpecError(f"override {item!r}: expected key=value")
+    key, _, raw = item.partition("=")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return [k for k in key.strip().split(".") if k], value
+
+
+def apply_overrides(data: dict, section: str, overrides: list[str]) -> None:
+    for item in overrides:
+        keys, value = parse_override(item)
+        node = data.setdefault(section, {})
+        if not isinstance(node, dict):
+            raise SpecError(f"override {item!r}: section {section!r} is not a mapping")
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        node[keys[-1]] = value
+
+
+def _format_validation(exc: ValidationError, where: str, section: str) -> str:
+    lines = [f"{where}: invalid {section} spec:"]
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in (section, *err["loc"]))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; `harness list --options` shows the allowed keys)"
+        elif "expected" in err.get("ctx", {}):
+            msg += f" (allowed: {err['ctx']['expected']})"
+        lines.append(f"  {loc}: {msg} [got {err.get('input')!r}]" if err["type"] != "missing" else f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def resolve_plugin(kind: str, section: dict | None, where: str) -> PluginSpec:
+    """Validate one plugin section with the Config model of the plugin it names."""
+    if not isinstance(section, dict) or "name" not in section:
+        raise SpecError(f"{where}: section '{kind}' needs a 'name' (one of: {', '.join(registry.available(kind))})")
+    try:
+        cls = registry.lookup(kind, str(section["name"]))
+    except HarnessError as exc:
+        raise SpecError(f"{where}: {kind}.name: {exc}") from exc
+    config_cls = getattr(cls, "Config", None)
+    if config_cls is None:
+        raise SpecError(f"{where}: {kind} {section['name']!r} has no Config model")
+    try:
+        return config_cls.model_validate(section)
+    except ValidationError as exc:
+        raise SpecError(_format_validation(exc, where, kind)) from None
+
+
+def load_run_spec(path: str | Path | None = None, *, task: list[str] = (), agent: list[str] = (),
+                  run: list[str] = (), defaults: dict | None = None) -> RunSpec:
+    data: dict[str, Any] = json.loads(json.dumps(defaults or {}))
+    where = "<defaults>"
+    if path is not None:
+        file_data = read_spec_file(path)
+        where = str(path)
+        unknown = set(file_data) - {"task", "agent", "run"}
+        if unknown:
+            raise SpecError(f"{where}: unknown section(s) {sorted(unknown)}; a run spec has task, agent, run")
+        for key, value in file_data.items():
+            # a file's section replaces the default one when it names another plugin
+            if isinstance(value, dict) and isinstance(data.get(key), dict) and value.get("name", data[key].get("name")) == data[key].get("name"):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+    apply_overrides(data, "task", list(task))
+    apply_overrides(data, "agent", list(agent))
+    apply_overrides(data, "run", list(run))
+    if task or agent or run:
+        where += " + command-line overrides"
+    task_spec = resolve_plugin("task", data.get("task"), where)
+    agent_spec = resolve_plugin("agent", data.get("agent"), where)
+    try:
+        run_opts = RunOptions.model_validate(data.get("run") or {})
+    except ValidationError as exc:
+        raise SpecError(_format_validation(exc, where, "run")) from None
+    return RunSpec.model_construct(task=task_spec, agent=agent_spec, run=run_opts)

@@ -1,0 +1,83 @@
+"""What a task plugin provides: its subtasks, environments that play them, and its prompt."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .specs import TaskSpec
+
+
+@dataclass(frozen=True)
+class Subtask:
+    id: str  # stable across runs, e.g. "boil:12"
+    category: str  # aggregated in leaderboards, e.g. the ScienceWorld task type
+    data: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class Oracle:
+    """What a scripted expert may know: a known-good action sequence, and plausible wrong actions."""
+    actions: list[str]
+    distractors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StepResult:
+    observation: str
+    reward: float
+    score: float
+    done: bool
+    success: bool
+
+
+@dataclass
+class ResetResult:
+    messages: list[dict[str, str]]  # the prompt: instruction, in-context example, first observation
+    oracle: Oracle | None = None
+
+
+class EnvCrashed(RuntimeError):
+    """The environment process died; the engine restarts it and retries the episode."""
+
+
+class Env:
+    """One environment instance; plays one episode at a time."""
+
+    def reset(self, subtask: Subtask, *, want_oracle: bool = False) -> ResetResult:
+        raise NotImplementedError
+
+    def step(self, action: str) -> StepResult:
+        raise NotImplementedError
+
+    def format_observation(self, observation: str) -> str:
+        return f"Observation: {observation}"
+
+    def close(self) -> None:
+        pass
+
+
+class Task:
+    """Base class of task plugins. Subclasses set ``Config`` and are registered with ``@register_task``."""
+
+    Config: ClassVar[type[TaskSpec]] = TaskSpec
+    registered_name: ClassVar[str] = ""
+    invalid_format_message = "Invalid format: the reply must end with 'Action: <action>'."
+
+    def __init__(self, config: TaskSpec):
+        self.config = config
+
+    def subtasks(self) -> list[Subtask]:
+        raise NotImplementedError
+
+    def make_env(self) -> Env:
+        raise NotImplementedError
+
+    def max_steps(self, subtask: Subtask) -> int:
+        raise NotImplementedError
+
+    def parse_action(self, text: str) -> str | None:
+        from .react import parse_action
+        return parse_action(text)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,78 @@
+"""The one record format shared by evaluation and training."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+Source = Literal["expert", "self", "eef", "imported"]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+    content: str
+    train: bool = False  # loss on this message when the trajectory is trained on
+
+
+class Step(BaseModel):
+    """One agent turn: what it said, the action parsed from it and what the env answered."""
+    model_config = ConfigDict(extra="forbid")
+    action: str | None  # None when the output could not be parsed (an invalid-format step)
+    observation: str
+    reward: float = 0.0
+    score: float = 0.0
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, other: "Usage") -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cost += other.cost
+
+
+class Trajectory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    task: str
+    subtask_id: str
+    category: str
+    sample: int = 0
+    agent: str = ""
+    messages: list[Message] = Field(default_factory=list)
+    prompt_len: int = 0  # messages before the first agent turn (instruction, example, first observation)
+    steps: list[Step] = Field(default_factory=list)
+    score: float = 0.0
+    success: bool = False
+    done: bool = False  # the environment ended the episode (vs. step limit or error)
+    status: Literal["ok", "error"] = "ok"
+    error: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    # lineage, for EEF
+    source: Source = "self"
+    parent: str | None = None
+    prefix_steps: int = 0  # expert steps replayed before the agent took over
+    seed: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.subtask_id, self.sample)
+
+    @property
+    def actions(self) -> list[str | None]:
+        return [s.action for s in self.steps]
+
+    def assistant_index(self, step: int) -> int:
+        """Index in ``messages`` of the assistant message of agent step ``step``."""
+        return self.prompt_len + 2 * step
+
+    def messages_until(self, step: int) -> list[Message]:
+        """The context the agent saw before its step ``step`` (prompt + earlier turns)."""
+        return self.messages[: self.assistant_index(step)]

@@ -1,0 +1,275 @@
+"""ScienceWorld task: subtask = (task type, variation), category = task type, success = score 100.
+
+Speed: the package's ``env.step`` recomputes every valid action on each step (4-16 steps/s). We
+talk to the simulator's server object directly and read score and completion only, computing
+valid actions just when a scripted expert needs distractors. Each env is one JVM with a capped heap.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from harness import EnvCrashed, Oracle, ResetResult, StepResult, Subtask, Task, TaskSpec, register_task
+from harness.errors import SpecError
+
+from .prompt import first_message
+
+log = logging.getLogger(__name__)
+
+# The 24 task types of the published baselines (ETO, IPR, EEF): all 30 but these six.
+EXCLUDED_BY_BASELINES = (
+    "measure-melting-point-unknown-substance", "inclined-plane-determine-angle",
+    "inclined-plane-friction-named-surfaces", "inclined-plane-friction-unnamed-surfaces",
+    "mendelian-genetics-known-plant", "mendelian-genetics-unknown-plant",
+)
+SUCCESS_SCORE = 100
+
+
+def all_task_types() -> list[str]:
+    try:
+        from scienceworld.constants import ID2TASK
+    except ImportError as exc:
+        raise SpecError("task 'sciworld' needs the scienceworld package: pip install 'harness[sciworld]' "
+                        "(and a Java runtime on PATH)") from exc
+    return list(ID2TASK.values())
+
+
+def baseline_task_types() -> list[str]:
+    return [t for t in all_task_types() if t not in EXCLUDED_BY_BASELINES]
+
+
+def canonical_task_name(name: str) -> str:
+    """'task-10-measure-melting-point-(known-substance)' -> 'measure-melting-point-known-substance'."""
+    from scienceworld.utils import infer_task
+    return infer_task(name)
+
+
+class SciWorldConfig(TaskSpec):
+    name: str = "sciworld"
+    split: Literal["train", "dev", "test"] = Field("dev", description="the package's variation split")
+    task_types: list[str] | None = Field(None, description="default: the 24 types of the published baselines")
+    variations: int | None = Field(None, ge=1, description="first N variations of the split per task type")
+    split_file: Path | None = Field(None, description="ETO-format list of [task name, variation]; replaces split")
+    simplification: str = Field("easy", description="ScienceWorld simplifications ('easy' as the baselines)")
+    max_steps: int | dict[str, int] = Field(
+        100, description="step limit: one number, or per task type (key 'default' for the rest, else 100)")
+    max_steps_file: Path | None = Field(None, description="ETO-format {task name: limit} (e.g. their max_steps.json)")
+    jvm_heap_mb: int = Field(400, ge=128, description="-Xmx of each simulator JVM")
+    icl_example: bool = Field(True, description="include the worked example in the prompt")
+
+    @field_validator("task_types")
+    @classmethod
+    def _known_types(cls, v):
+        if v is None:
+            return v
+        known = all_task_types()
+        out = []
+        for t in v:
+            name = canonical_task_name(t)
+            if name not in known:
+                import difflib
+                hint = difflib.get_close_matches(name, known, n=1)
+                raise ValueError(f"unknown ScienceWorld task type {t!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            out.append(name)
+        return out
+
+    @field_validator("split_file", "max_steps_file")
+    @classmethod
+    def _exists(cls, v):
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"file not found: {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _read_files(self):
+        if self.split_file is not None:
+            _read_split_file(self.split_file)  # fail now, not after JVMs started
+        if self.max_steps_file is not None:
+            _read_max_steps_file(self.max_steps_file)
+        return self
+
+
+def _read_split_file(path: Path) -> list[tuple[str, int]]:
+    try:
+        rows = json.loads(Path(path).read_text())
+        out = [(canonical_task_name(str(name)), int(var)) for name, var in rows]
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: expected a JSON list of [task name, variation] pairs ({exc})") from exc
+    known = set(all_task_types())
+    bad = sorted({n for n, _ in out if n not in known})
+    if bad:
+        raise ValueError(f"{path}: unknown task types {bad}")
+    return out
+
+
+def _read_max_steps_file(path: Path) -> dict[str, int]:
+    try:
+        return {canonical_task_name(k): int(v) for k, v in json.loads(Path(path).read_text()).items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: expected a JSON object {{task name: step limit}} ({exc})") from exc
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+# ---------------------------------------------------------------- the simulator process
+
+def _quiet_py4j() -> None:
+    # py4j logs a traceback per retry when a JVM dies; the engine reports the crash once itself.
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
+
+
+class SimulatorProcess:
+    """One ScienceWorld JVM and its gateway: the raw server, without the per-step valid-action work."""
+
+    def __init__(self, heap_mb: int = 400):
+        from py4j.java_gateway import GatewayParameters, JavaGateway, launch_gateway
+        from scienceworld.constants import BASEPATH, JAR_PATH
+
+        _quiet_py4j()
+        opts = [f"-Xmx{heap_mb}m", "-XX:+UseSerialGC", "-Xss4m"]
+        port, self.proc = launch_gateway(classpath=JAR_PATH, die_on_exit=True, cwd=BASEPATH,
+                                         return_proc=True, javaopts=opts)
+        self.gateway = JavaGateway(gateway_parameters=GatewayParameters(auto_field=True, port=port),
+                                   java_process=self.proc)
+        self.server = self.gateway.jvm.scienceworld.runtime.pythonapi.PythonInterface()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        try:
+            self.gateway.shutdown()
+        except Exception:
+            pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def split_variations(split: str, task_types: list[str], heap_mb: int = 400) -> dict[str, list[int]]:
+    """Variation indices of a split per task type; read once from the simulator, then cached."""
+    version = metadata.version("scienceworld")
+    f = cache_dir() / f"sciworld-{version}-splits.json"
+    cached = json.loads(f.read_text()) if f.is_file() else {}
+    missing = [t for t in task_types if t not in cached]
+    if missing:
+        sim = SimulatorProcess(heap_mb)
+        try:
+            for t in missing:
+                sim.server.load(t, 0, "", False)
+                cached[t] = {"train": list(sim.server.getVariationsTrain()),
+                             "dev": list(sim.server.getVariationsDev()),
+                             "test": list(sim.server.getVariationsTest())}
+        finally:
+            sim.close()
+        tmp = f.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cached))
+        os.replace(tmp, f)
+    return {t: cached[t][split] for t in task_types}
+
+
+# ---------------------------------------------------------------- env and task
+
+class SciWorldEnv:
+    def __init__(self, config: SciWorldConfig):
+        self.config = config
+        self.sim = SimulatorProcess(config.jvm_heap_mb)
+        self._score = 0
+
+    def _call(self, fn, *args):
+        from py4j.protocol import Py4JError
+        try:
+            return fn(*args)
+        except Py4JError as exc:
+            if not self.sim.alive():
+                raise EnvCrashed(f"ScienceWorld JVM (pid {self.sim.pid}) exited with code {self.sim.proc.returncode}") from exc
+            raise EnvCrashed(f"ScienceWorld JVM call failed: {exc}") from exc
+
+    def reset(self, subtask: Subtask, *, want_oracle: bool = False) -> ResetResult:
+        srv = self.sim.server
+        task_type, variation = subtask.data["task_type"], subtask.data["variation"]
+        self._call(srv.load, task_type, variation, self.config.simplification, want_oracle)
+        self._call(srv.reset)
+        self._call(srv.step, "look around")  # what the package's reset does: the first (free) look
+        self._score = 0
+        task_desc = self._call(srv.getTaskDescription)
+        messages = [{"role": "user", "content": first_message(task_desc, self.config.icl_example)}]
+        oracle = None
+        if want_oracle:
+            gold = list(self._call(srv.getGoldActionSequence))
+            valid = list(self._call(srv.getValidActionObjectCombinations))
+            oracle = Oracle(actions=gold, distractors=valid)
+        return ResetResult(messages=messages, oracle=oracle)
+
+    def step(self, action: str) -> StepResult:
+        srv = self.sim.server
+        obs = self._call(srv.step, action)
+        score = int(round(100 * self._call(srv.getScore)))
+        completed = bool(self._call(srv.getCompleted))
+        reward, self._score = score - self._score, score
+        done = completed or score < 0  # the simulator ends a failed task with a negative score
+        return StepResult(observation=obs, reward=reward, score=score, done=done, success=score >= SUCCESS_SCORE)
+
+    def format_observation(self, observation: str) -> str:
+        return f"Observation: {observation}"
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+@register_task("sciworld")
+class SciWorldTask(Task):
+    """ScienceWorld via the `scienceworld` package (needs Java)."""
+
+    Config = SciWorldConfig
+
+    def __init__(self, config: SciWorldConfig):
+        super().__init__(config)
+        self.config: SciWorldConfig = config
+        c = config
+        self._limits: dict[str, int] = _read_max_steps_file(c.max_steps_file) if c.max_steps_file else {}
+        if isinstance(c.max_steps, dict):
+            per_type = dict(c.max_steps)
+            self._default_limit = per_type.pop("default", 100)
+            self._limits.update({canonical_task_name(k): v for k, v in per_type.items()})
+        else:
+            self._default_limit = c.max_steps
+
+    def subtasks(self) -> list[Subtask]:
+        c = self.config
+        types = c.task_types or baseline_task_types()
+        if c.split_file is not None:
+            wanted = set(types)
+            pairs = [(t, v) for t, v in _read_split_file(c.split_file) if c.task_types is None or t in wanted]
+            if c.variations is not None:
+                per_type: dict[str, int] = {}
+                kept = []
+                for t, v in pairs:
+                    per_type[t] = per_type.get(t, 0) + 1
+                    if per_type[t] <= c.variations:
+                        kept.append((t, v))
+                pairs = kept
+        else:
+            by_type = split_variations(c.split, types, c.jvm_heap_mb)
+            pairs = [(t, v) for t in types for v in by_type[t][: c.variations]]
+        return [Subtask(id=f"{t}:{v}", category=t, data={"task_type": t, "variation": v}) for t, v in pairs]
+
+    def max_steps(self, subtask: Subtask) -> int:
+        return self._limits.get(subtask.category, self._default_limit)
+
+    def make_env(self) -> SciWorldEnv:
+        return SciWorldEnv(self.config)
