@@ -1,0 +1,1 @@
+"""Trainer plugins (SFT, RFT, EEF) and the trajectory -> training data pipeline."""
