@@ -14,7 +14,7 @@ from . import registry
 from .errors import RunStoreError, SpecError
 from .rollout import EpisodeJob, RolloutEngine, episode_seed
 from .runstore import RunStore
-from .specs import RunSpec, load_run_spec, resolve_plugin
+from .specs import RunSpec, resolve_plugin, spec_hash
 from .summary import summarize
 from .task import Subtask, Task
 from .trajectory import Trajectory
@@ -56,35 +56,45 @@ def default_run_dir(spec: RunSpec) -> Path:
 
 
 def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | None = None,
-            on_episode: Callable[[Trajectory], None] | None = None, task: Task | None = None) -> RunStore:
-    """Run (or finish) the episodes of ``spec``. Everything is validated before anything is written."""
+            on_episode: Callable[[Trajectory], None] | None = None, task: Task | None = None,
+            jobs: list[EpisodeJob] | None = None, run_dir: Path | None = None) -> RunStore:
+    """Run (or finish) the episodes of ``spec``. Everything is validated before anything is written.
+
+    ``jobs`` replaces the default plan (every subtask x samples), e.g. EEF's restarts from expert
+    states; their ids enter the identity hash, so a resume with another plan is refused.
+    """
     console = console or Console(stderr=True)
     own_task = task is None
     task = task or build_task(spec)
     try:
-        subtasks = task.subtasks()
-        if not subtasks:
-            raise SpecError(f"task {spec.task.name!r}: the spec selects no subtasks; widen the selection")
-        jobs = plan_jobs(spec, subtasks)
+        if jobs is None:
+            subtasks = task.subtasks()
+            if not subtasks:
+                raise SpecError(f"task {spec.task.name!r}: the spec selects no subtasks; widen the selection")
+            jobs = plan_jobs(spec, subtasks)
+            identity = spec.identity_hash()
+        else:
+            identity = spec_hash({"spec": spec.identity_hash(), "jobs": sorted(j.episode_id for j in jobs)})
+        expected = len(jobs)
+        if resume is None and run_dir is not None and (Path(run_dir) / "meta.json").is_file():
+            resume = Path(run_dir)  # a stage of an experiment finishes its own run directory
         if resume is not None:
             store = RunStore.open(resume)
-            if store.meta.get("spec_hash") != spec.identity_hash():
+            if store.meta.get("spec_hash") != identity:
                 raise RunStoreError(
                     f"{resume}: the spec changed since this run started (hash {store.meta.get('spec_hash')} "
-                    f"-> {spec.identity_hash()}); resume with the stored spec, or start a new run")
+                    f"-> {identity}); resume with the stored spec, or start a new run")
             store.lock()
             dropped = store.repair()
             if dropped:
                 console.print(f"[yellow]{resume}/episodes.jsonl: cut a torn last record ({dropped} bytes); "
                               "that episode runs again[/]")
             done = store.finished_keys()
-            jobs = [j for j in jobs if (j.subtask.id, j.sample) not in done]
+            jobs = [j for j in jobs if j.episode_id not in done]
         else:
-            path = default_run_dir(spec)
-            agent_cls = registry.lookup("agent", spec.agent.name)  # fail on a bad agent before writing
-            del agent_cls
-            store = RunStore.create(path, spec.resolved_dict(), spec.identity_hash())
-        expected = len(subtasks) * spec.run.samples
+            path = Path(run_dir) if run_dir is not None else default_run_dir(spec)
+            registry.lookup("agent", spec.agent.name)  # fail on a bad agent name before writing
+            store = RunStore.create(path, spec.resolved_dict(), identity)
         try:
             _play(spec, task, store, jobs, console, on_episode)
         finally:

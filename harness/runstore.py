@@ -143,14 +143,14 @@ class RunStore:
                     except ValueError as exc:
                         raise RunStoreError(f"{self.path / EPISODES_FILE}:{lineno}: corrupt record: {exc}") from exc
 
-    def latest(self) -> dict[tuple[str, int], Trajectory]:
-        """The last record of each (subtask, sample): a retried episode supersedes its error."""
-        out: dict[tuple[str, int], Trajectory] = {}
+    def latest(self) -> dict[str, Trajectory]:
+        """The last record of each episode id: a retried episode supersedes its error."""
+        out: dict[str, Trajectory] = {}
         for t in self.iter_episodes():
             out[t.key] = t
         return out
 
-    def finished_keys(self) -> set[tuple[str, int]]:
+    def finished_keys(self) -> set[str]:
         return {k for k, t in self.latest().items() if t.status == "ok"}
 
     def append(self, traj: Trajectory) -> None:

@@ -62,8 +62,9 @@ class Trajectory(BaseModel):
     elapsed_s: float = 0.0
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.subtask_id, self.sample)
+    def key(self) -> str:
+        """Identity within a run: a retried episode has the same key and supersedes the earlier record."""
+        return self.id
 
     @property
     def actions(self) -> list[str | None]:

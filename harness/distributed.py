@@ -1,0 +1,58 @@
+"""Rollouts beyond one machine, on Ray (an existing engine; no scheduler of our own).
+
+Each Ray actor builds the task and agent from the resolved spec and runs its own
+RolloutEngine; jobs go out in chunks through an ActorPool, and every finished chunk is appended
+to the run store on the driver at once, so a crash loses at most the chunks in flight.
+`RAY_ADDRESS` selects an existing cluster; without it Ray starts a local one.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from rich.console import Console
+
+from .rollout import EpisodeJob
+from .specs import RunSpec
+from .trajectory import Trajectory
+
+
+class _Worker:
+    def __init__(self, spec_dict: dict):
+        from .run import build_agent, build_task
+        from .specs import RunOptions, resolve_plugin
+
+        self.spec = RunSpec.model_construct(task=resolve_plugin("task", spec_dict["task"], "<ray>"),
+                                            agent=resolve_plugin("agent", spec_dict["agent"], "<ray>"),
+                                            run=RunOptions.model_validate(spec_dict["run"]))
+        self.task = build_task(self.spec)
+        self.agent = build_agent(self.spec)
+
+    def run(self, jobs: list[EpisodeJob]) -> list[str]:
+        from .rollout import RolloutEngine
+
+        out: list[Trajectory] = []
+        RolloutEngine(self.task, self.agent, num_envs=min(self.spec.run.num_envs, len(jobs)),
+                      max_steps=self.spec.run.max_steps, env_retries=self.spec.run.env_retries).run(jobs, out.append)
+        return [t.model_dump_json() for t in out]  # JSON crosses process boundaries cheaply
+
+
+def run_on_ray(spec: RunSpec, jobs: list[EpisodeJob], append: Callable[[Trajectory], None],
+               console: Console) -> None:
+    import ray
+    from ray.util import ActorPool
+
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
+                 log_to_driver=False, ignore_reinit_error=True)
+    actor_cls = ray.remote(num_cpus=1)(_Worker)
+    shards = max(1, min(spec.run.ray_shards, len(jobs)))
+    pool = ActorPool([actor_cls.remote(spec.resolved_dict()) for _ in range(shards)])
+    chunk = max(1, spec.run.num_envs * 2)
+    chunks = [jobs[i: i + chunk] for i in range(0, len(jobs), chunk)]
+    done = 0
+    for result in pool.map_unordered(lambda actor, js: actor.run.remote(js), chunks):
+        for line in result:
+            append(Trajectory.model_validate_json(line))
+        done += len(result)
+        console.print(f"ray: {done}/{len(jobs)} episodes")

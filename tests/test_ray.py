@@ -1,0 +1,27 @@
+"""executor=ray: the same episodes as the local engine, through Ray actors on a local cluster."""
+import json
+
+import pytest
+
+from harness.run import execute
+from harness.specs import load_run_spec
+
+pytestmark = pytest.mark.slow
+ray = pytest.importorskip("ray")
+
+
+def test_ray_executor_matches_local(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(__import__("conftest").PLUGIN_DIR))  # workers import the toy plugin
+    defaults = {"task": {"name": "counter", "targets": list(range(1, 9)), "max_steps": 12},
+                "agent": {"name": "counter_agent", "p_mistake": 0.3, "seed": 2}}
+    runs = {}
+    for ex in ("local", "ray"):
+        spec = load_run_spec(None, defaults=defaults, run=[f"out_dir={tmp_path}", f"name={ex}", "progress=false",
+                                                           f"executor={ex}", "ray_shards=2", "num_envs=2"])
+        store = execute(spec)
+        runs[ex] = {t.id: (t.success, t.actions) for t in store.latest().values()}
+        assert store.summary()["complete"]
+    ray.shutdown()
+    assert runs["ray"] == runs["local"] and len(runs["ray"]) == 8
+    lines = (tmp_path / "ray" / "episodes.jsonl").read_text().splitlines()
+    assert len(lines) == 8 and len({json.loads(x)["id"] for x in lines}) == 8
