@@ -1,0 +1,396 @@
+"""Leaderboards from run directories: find runs, stream their episodes, aggregate per subtask.
+
+Nothing is re-run: every number comes from the latest record of each episode in a run's
+``episodes.jsonl`` (a retried episode supersedes its error, as in ``RunStore.latest``).
+Episodes are streamed one at a time and only a few numbers per episode and per subtask are
+kept, never a trajectory, so memory does not grow with the size of the trajectories.
+
+Definitions (the same as ``harness.summary.summarize``):
+
+- an episode counts when its latest record has status ``ok``; errored ones are reported, not scored;
+- **win rate** = successful episodes / counted episodes, with the binomial standard error
+  sqrt(p(1-p)/n) over episodes;
+- **mean score** = mean final score of the counted episodes;
+- a subtask is **solved** when any of its samples succeeded; a run's **panel** is the set of
+  subtasks it has at least one counted episode of.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from harness.errors import HarnessError
+from harness.runstore import META_FILE, SPEC_FILE, RunStore
+
+SubtaskKey = tuple[str, str]  # (task, subtask id): ids of different tasks may coincide
+
+_ITERATION = re.compile(r"^iter(?:ation)?[_-]?(\d+)$")
+
+
+class LeaderboardError(HarnessError):
+    """The runs asked for cannot be put in one table (none found, unknown name, empty panel)."""
+
+
+def natural_key(text: str) -> list:
+    """Sort 'iter10' after 'iter2' and 'boil-10' after 'boil-2'."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+# ---------------------------------------------------------------- per-run data
+
+@dataclass
+class SubtaskResult:
+    """Counted episodes of one subtask in one run."""
+    task: str
+    subtask_id: str
+    category: str
+    episodes: int = 0
+    successes: int = 0
+    score_sum: float = 0.0
+
+    @property
+    def solved(self) -> bool:
+        return self.successes > 0
+
+
+@dataclass
+class Run:
+    """One run directory, reduced to per-subtask counters."""
+    path: Path
+    label: str
+    task: str
+    agent: str
+    subtasks: dict[SubtaskKey, SubtaskResult]
+    errors: int  # episodes whose latest record is an error
+    expected_episodes: int | None  # from summary.json; None when the run wrote none
+    summary_complete: bool | None  # summary.json's `complete`; None when absent
+
+    @property
+    def episodes(self) -> int:
+        return sum(r.episodes for r in self.subtasks.values())
+
+    @property
+    def complete(self) -> bool:
+        """Finished by its own account and by what is actually on disk."""
+        return (bool(self.summary_complete) and self.errors == 0
+                and self.expected_episodes is not None and self.episodes >= self.expected_episodes)
+
+    @property
+    def status(self) -> str:
+        if self.complete:
+            return "complete"
+        expected = "?" if self.expected_episodes is None else str(self.expected_episodes)
+        text = f"INCOMPLETE {self.episodes}/{expected}"
+        notes = ([] if self.summary_complete is not None else ["no summary.json"]) + (
+            [f"{self.errors} errored"] if self.errors else [])
+        return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / SPEC_FILE).is_file() and (path / META_FILE).is_file()
+
+
+def find_runs(paths: Iterable[str | Path]) -> list[Path]:
+    """Run directories named directly, or found anywhere below an experiment directory.
+
+    Runs below one experiment directory come in natural path order; a run reached twice is
+    listed once.
+    """
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for p in map(Path, paths):
+        if not p.is_dir():
+            raise LeaderboardError(f"{p}: not a directory")
+        below = [p] if is_run_dir(p) else list(_walk_runs(p))
+        if not below:
+            raise LeaderboardError(f"{p}: no run directory (with {SPEC_FILE} and {META_FILE}) in it")
+        for run in below:
+            if run.resolve() not in seen:
+                seen.add(run.resolve())
+                found.append(run)
+    return found
+
+
+def _walk_runs(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, _ in os.walk(root):
+        here = Path(dirpath)
+        if here != root and is_run_dir(here):
+            dirnames.clear()  # a run directory holds no further runs
+            yield here
+        else:
+            dirnames.sort(key=natural_key)
+
+
+def default_label(path: Path, spec: dict) -> str:
+    """'<trainer> iter<N>' when the path has an iteration directory, else the agent (and its model).
+
+    The trainer is the spec's ``trainer.name`` when the run spec carries one, else the name of
+    the directory holding the iteration directories (the experiment).
+    """
+    parts = path.resolve().parts
+    for i in range(len(parts) - 1, 0, -1):
+        m = _ITERATION.match(parts[i])
+        if m:
+            trainer = (spec.get("trainer") or {}).get("name") or parts[i - 1]
+            return f"{trainer} iter{m.group(1)}"
+    agent = spec.get("agent") or {}
+    model = agent.get("model")
+    return f"{agent.get('name', '?')} {Path(str(model)).name}" if model else str(agent.get("name", "?"))
+
+
+def load_run(path: str | Path) -> Run:
+    """Stream one run directory into per-subtask counters (only the latest record of an episode counts)."""
+    store = RunStore.open(Path(path))
+    spec = store.spec_dict() or {}
+    # one shared (task, subtask, category) tuple per subtask, so an episode costs a few pointers
+    idents: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    # episode (Trajectory.key, as in RunStore.latest) -> (ident, ok, success, score) of its latest record
+    latest: dict[object, tuple[tuple[str, str, str], bool, bool, float]] = {}
+    for t in store.iter_episodes():
+        ident = idents.setdefault((t.task, t.subtask_id, t.category), (t.task, t.subtask_id, t.category))
+        latest[t.key] = (ident, t.status == "ok", t.success, t.score)
+    subtasks: dict[SubtaskKey, SubtaskResult] = {}
+    errors = 0
+    for (task, subtask_id, category), ok, success, score in latest.values():
+        if not ok:
+            errors += 1
+            continue
+        r = subtasks.get((task, subtask_id))
+        if r is None:
+            r = subtasks[(task, subtask_id)] = SubtaskResult(task, subtask_id, category)
+        r.episodes += 1
+        r.successes += int(success)
+        r.score_sum += score
+    summary = store.summary()
+    return Run(path=Path(path), label=default_label(Path(path), spec),
+               task=str((spec.get("task") or {}).get("name", "?")),
+               agent=str((spec.get("agent") or {}).get("name", "?")),
+               subtasks=subtasks, errors=errors,
+               expected_episodes=None if summary is None else summary.get("expected_episodes"),
+               summary_complete=None if summary is None else bool(summary.get("complete")))
+
+
+# ---------------------------------------------------------------- aggregation
+
+@dataclass(frozen=True)
+class Stats:
+    """Aggregate of a set of subtasks of one run."""
+    subtasks: int
+    solved: int
+    episodes: int
+    successes: int
+    score_sum: float
+
+    @classmethod
+    def of(cls, results: Iterable[SubtaskResult]) -> "Stats":
+        results = list(results)
+        return cls(subtasks=len(results), solved=sum(r.solved for r in results),
+                   episodes=sum(r.episodes for r in results), successes=sum(r.successes for r in results),
+                   score_sum=sum(r.score_sum for r in results))
+
+    @property
+    def solve_rate(self) -> float:
+        return self.solved / self.subtasks if self.subtasks else 0.0
+
+    @property
+    def win_rate(self) -> float:
+        return self.successes / self.episodes if self.episodes else 0.0
+
+    @property
+    def win_rate_se(self) -> float:
+        p = self.win_rate
+        return math.sqrt(p * (1 - p) / self.episodes) if self.episodes else 0.0
+
+    @property
+    def mean_score(self) -> float:
+        return self.score_sum / self.episodes if self.episodes else 0.0
+
+    def as_dict(self) -> dict:
+        return {"subtasks": self.subtasks, "subtasks_solved": self.solved, "solve_rate": self.solve_rate,
+                "episodes": self.episodes, "successes": self.successes, "win_rate": self.win_rate,
+                "win_rate_se": self.win_rate_se, "mean_score": self.mean_score}
+
+
+@dataclass
+class Row:
+    """One run on the leaderboard's panel: overall and per-category numbers."""
+    run: Run
+    overall: Stats
+    categories: dict[str, Stats]
+
+    @property
+    def label(self) -> str:
+        return self.run.label
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "path": str(self.run.path), "task": self.run.task, "agent": self.run.agent,
+                "status": self.run.status, "complete": self.run.complete, "errors": self.run.errors,
+                "expected_episodes": self.run.expected_episodes, **self.overall.as_dict(),
+                "categories": {name: s.as_dict() for name, s in self.categories.items()}}
+
+
+@dataclass
+class Leaderboard:
+    rows: list[Row]
+    categories: list[str]
+    common: bool  # rows restricted to the subtasks every run has
+    shared: set[SubtaskKey]  # subtasks in every run's panel
+    union: set[SubtaskKey]  # subtasks in any run's panel
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[Run]:
+        return [row.run for row in self.rows]
+
+    @property
+    def panel(self) -> set[SubtaskKey]:
+        """The subtasks the rows are computed on."""
+        return self.shared if self.common else self.union
+
+    def find(self, name: str | Path) -> Run:
+        """A run by its label or its directory."""
+        for run in self.runs:
+            if run.label == str(name):
+                return run
+        target = Path(name).resolve()
+        for run in self.runs:
+            if run.path.resolve() == target:
+                return run
+        raise LeaderboardError(f"no run labelled or located {str(name)!r}; runs: "
+                               + ", ".join(repr(r.label) for r in self.runs))
+
+    def per_subtask(self) -> "PerSubtask":
+        return PerSubtask.of(self.runs, self.panel, self.warnings)
+
+    def as_dict(self) -> dict:
+        return {"common": self.common, "shared_subtasks": len(self.shared), "all_subtasks": len(self.union),
+                "categories": self.categories, "warnings": self.warnings,
+                "runs": [row.as_dict() for row in self.rows]}
+
+
+def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str, str] | None = None) -> Leaderboard:
+    """The leaderboard of every run at or below ``paths``.
+
+    ``labels`` maps a run directory or a default label to the label to show. With ``common``,
+    every row is computed on the subtasks all runs share; without it, rows over different
+    panels carry a warning saying so.
+    """
+    runs = [load_run(p) for p in find_runs(paths)]
+    if not runs:
+        raise LeaderboardError("no run or experiment directory given")
+    _apply_labels(runs, labels or {})
+    panels = [set(run.subtasks) for run in runs]
+    union = set().union(*panels)
+    shared = set.intersection(*panels)
+    if common and not shared:
+        raise LeaderboardError("--common: no subtask is in every run's panel")
+    warnings = [f"{run.label}: {run.status}: its numbers cover only its finished episodes"
+                for run in runs if not run.complete]
+    if not common and shared != union:
+        lacking = [f"{run.label} lacks {len(union - panel)}" for run, panel in zip(runs, panels) if panel != union]
+        warnings.append(f"the runs cover different subtask panels ({len(union)} subtasks in all): "
+                        f"{'; '.join(lacking)}; {len(shared)} are shared by every run "
+                        "(--common restricts every row to them)")
+    keep = shared if common else union
+    rows = []
+    for run in runs:
+        results = [r for k, r in run.subtasks.items() if k in keep]
+        by_cat: dict[str, list[SubtaskResult]] = {}
+        for r in results:
+            by_cat.setdefault(r.category, []).append(r)
+        rows.append(Row(run, Stats.of(results), {c: Stats.of(rs) for c, rs in sorted(by_cat.items())}))
+    categories = sorted({c for row in rows for c in row.categories})
+    return Leaderboard(rows, categories, common, shared, union, warnings)
+
+
+def _apply_labels(runs: list[Run], labels: dict[str, str]) -> None:
+    """Apply overrides (by path or default label); then make duplicate labels unique with the path."""
+    for key, new in labels.items():
+        matched = [run for run in runs if run.label == key or run.path.resolve() == Path(key).resolve()]
+        if not matched:
+            raise LeaderboardError(f"--label {key}={new}: {key!r} matches no run directory or label")
+        for run in matched:
+            run.label = new
+    counts = Counter(run.label for run in runs)
+    for run in runs:
+        if counts[run.label] > 1:
+            run.label = f"{run.label} ({run.path})"
+
+
+# ---------------------------------------------------------------- views over runs
+
+@dataclass
+class PerSubtask:
+    """Subtask x run matrix: each cell the run's counted episodes of that subtask (None: not in its panel)."""
+    runs: list[Run]
+    subtasks: list[tuple[SubtaskKey, str]]  # (key, category), by task, category, natural id
+    multi_task: bool  # the subtasks come from more than one task: name them task/id
+    warnings: list[str]  # the leaderboard's
+
+    @classmethod
+    def of(cls, runs: list[Run], panel: set[SubtaskKey], warnings: list[str]) -> "PerSubtask":
+        category = {k: r.category for run in runs for k, r in run.subtasks.items() if k in panel}
+        order = sorted(category, key=lambda k: (k[0], category[k], natural_key(k[1])))
+        return cls(runs, [(k, category[k]) for k in order], len({k[0] for k in order}) > 1, warnings)
+
+    def name(self, key: SubtaskKey) -> str:
+        return f"{key[0]}/{key[1]}" if self.multi_task else key[1]
+
+    def as_dict(self) -> dict:
+        return {"runs": [run.label for run in self.runs], "warnings": self.warnings,
+                "subtasks": [{"task": k[0], "subtask": k[1], "category": cat,
+                              "runs": {run.label: _cell_dict(run.subtasks.get(k)) for run in self.runs}}
+                             for k, cat in self.subtasks]}
+
+
+def _cell_dict(r: SubtaskResult | None) -> dict | None:
+    return None if r is None else {"solved": r.solved, "successes": r.successes, "episodes": r.episodes}
+
+
+@dataclass
+class HeadToHead:
+    """Which subtasks A solves that B never does, and the reverse, on the subtasks both ran."""
+    a: Run
+    b: Run
+    only_a: list[SubtaskKey]  # solved by A, attempted but never solved by B
+    only_b: list[SubtaskKey]
+    both: int
+    neither: int
+    a_unshared: int  # subtasks in A's panel that B has no counted episode of (not compared)
+    b_unshared: int
+    warnings: list[str]
+
+    @property
+    def shared(self) -> int:
+        return len(self.only_a) + len(self.only_b) + self.both + self.neither
+
+    def as_dict(self) -> dict:
+        def side(run: Run, only: list[SubtaskKey], unshared: int) -> dict:
+            return {"label": run.label, "path": str(run.path), "solves_only": len(only), "not_compared": unshared,
+                    "subtasks": [{"task": k[0], "subtask": k[1], "category": run.subtasks[k].category} for k in only]}
+        return {"a": side(self.a, self.only_a, self.a_unshared), "b": side(self.b, self.only_b, self.b_unshared),
+                "shared_subtasks": self.shared, "both": self.both, "neither": self.neither,
+                "warnings": self.warnings}
+
+
+def head_to_head(a: Run, b: Run) -> HeadToHead:
+    shared = set(a.subtasks) & set(b.subtasks)
+
+    def order(keys: Iterable[SubtaskKey]) -> list[SubtaskKey]:
+        return sorted(keys, key=lambda k: (k[0], a.subtasks[k].category, natural_key(k[1])))
+
+    solved_a = {k for k in shared if a.subtasks[k].solved}
+    solved_b = {k for k in shared if b.subtasks[k].solved}
+    a_unshared, b_unshared = len(set(a.subtasks) - shared), len(set(b.subtasks) - shared)
+    warnings = [f"{run.label}: {run.status}: 'never solves' covers only its finished episodes"
+                for run in (a, b) if not run.complete]
+    if a_unshared or b_unshared:
+        warnings.append(f"not compared: {a_unshared} subtasks only {a.label} ran, {b_unshared} only {b.label} ran")
+    return HeadToHead(a, b, only_a=order(solved_a - solved_b), only_b=order(solved_b - solved_a),
+                      both=len(solved_a & solved_b), neither=len(shared - solved_a - solved_b),
+                      a_unshared=a_unshared, b_unshared=b_unshared, warnings=warnings)

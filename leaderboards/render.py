@@ -1,0 +1,306 @@
+"""Every view (leaderboard, per-subtask matrix, head-to-head) in every output format.
+
+Display formats (rich, markdown, html) render a `Page` of `Grid`s built once per view, so they
+show the same cells. Machine formats read the data directly: JSON is the views' ``as_dict()``,
+CSV one flat record per row with raw numbers.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Union
+
+from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+from tabulate import tabulate
+
+from .core import HeadToHead, Leaderboard, PerSubtask, Run, Stats, SubtaskKey, SubtaskResult
+
+FORMATS = ("rich", "markdown", "csv", "json", "html")
+View = Union[Leaderboard, PerSubtask, HeadToHead]
+
+
+@dataclass
+class Cell:
+    text: str
+    sort: float | str | None  # what the HTML page sorts by; None: no value (sorted last)
+
+    @classmethod
+    def txt(cls, text: str) -> "Cell":
+        return cls(text, text)
+
+
+@dataclass
+class Grid:
+    title: str
+    columns: list[tuple[str, str]]  # (key for ``#sort=``, header)
+    rows: list[list[Cell]]
+    flagged: set[int] = field(default_factory=set)  # indices of rows to highlight (incomplete runs)
+
+    def numeric(self, col: int) -> bool:
+        return any(isinstance(row[col].sort, (int, float)) for row in self.rows)
+
+
+@dataclass
+class Page:
+    title: str
+    grids: list[Grid]
+    warnings: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def solve_cell(s: Stats | None) -> Cell:
+    return Cell("—", None) if s is None else Cell(f"{pct(s.solve_rate)} ({s.solved}/{s.subtasks})", s.solve_rate)
+
+
+def episodes_cell(r: SubtaskResult | None, mark: bool = False) -> Cell:
+    if r is None:
+        return Cell("", None)
+    prefix = ("✓ " if r.solved else "✗ ") if mark else ""
+    return Cell(f"{prefix}{r.successes}/{r.episodes}", r.successes / r.episodes)
+
+
+# ---------------------------------------------------------------- pages
+
+def leaderboard_page(lb: Leaderboard) -> Page:
+    columns = [("run", "run"), ("status", "status")] + [(f"cat:{c}", c) for c in lb.categories] + [
+        ("win_rate", "win rate"), ("mean_score", "mean score"), ("solved", "solved"), ("episodes", "episodes")]
+    rows = []
+    for row in lb.rows:
+        o = row.overall
+        rows.append([Cell.txt(row.label), Cell.txt(row.run.status)]
+                    + [solve_cell(row.categories.get(c)) for c in lb.categories]
+                    + [Cell(f"{pct(o.win_rate)} ± {100 * o.win_rate_se:.1f}", o.win_rate),
+                       Cell(f"{o.mean_score:.1f}", o.mean_score),
+                       Cell(f"{o.solved}/{o.subtasks}", o.solve_rate), Cell(str(o.episodes), o.episodes)])
+    panel = (f"{len(lb.shared)} subtasks shared by every run (--common)" if lb.common
+             else f"{len(lb.union)} subtasks")
+    notes = ["Category cells: share of subtasks solved (a subtask is solved when any of its samples "
+             "succeeded). Win rate: share of episodes that succeeded ± standard error."]
+    incomplete = {i for i, row in enumerate(lb.rows) if not row.run.complete}
+    return Page(f"Leaderboard — {panel}", [Grid("", columns, rows, incomplete)], lb.warnings, notes)
+
+
+def per_subtask_page(ps: PerSubtask) -> Page:
+    columns = [("subtask", "subtask"), ("category", "category")] + [(f"run:{r.label}", r.label) for r in ps.runs]
+    rows = [[Cell.txt(ps.name(k)), Cell.txt(cat)] + [episodes_cell(r.subtasks.get(k), mark=True) for r in ps.runs]
+            for k, cat in ps.subtasks]
+    notes = ["✓ solved (some sample succeeded), ✗ not solved; successful / counted episodes. "
+             "Empty: the subtask is not in that run's panel."]
+    return Page(f"Per-subtask solves — {len(ps.subtasks)} subtasks", [Grid("", columns, rows)], ps.warnings, notes)
+
+
+def head_to_head_page(h: HeadToHead) -> Page:
+    a, b = h.a.label, h.b.label
+    counts = Grid("", [("what", "subtasks"), ("count", "count")], [
+        [Cell.txt(f"solved by {a}, never by {b}"), Cell(str(len(h.only_a)), len(h.only_a))],
+        [Cell.txt(f"solved by {b}, never by {a}"), Cell(str(len(h.only_b)), len(h.only_b))],
+        [Cell.txt("solved by both"), Cell(str(h.both), h.both)],
+        [Cell.txt("solved by neither"), Cell(str(h.neither), h.neither)],
+        [Cell.txt("compared (run by both)"), Cell(str(h.shared), h.shared)],
+    ])
+    return Page(f"Head-to-head: {a} vs {b}",
+                [counts, _solves_grid(h, h.a, h.b, h.only_a), _solves_grid(h, h.b, h.a, h.only_b)], h.warnings)
+
+
+def _solves_grid(h: HeadToHead, winner: Run, loser: Run, keys: list[SubtaskKey]) -> Grid:
+    columns = [("subtask", "subtask"), ("category", "category"),
+               (f"run:{h.a.label}", h.a.label), (f"run:{h.b.label}", h.b.label)]
+    rows = [[Cell.txt(k[1]), Cell.txt(winner.subtasks[k].category),
+             episodes_cell(h.a.subtasks[k]), episodes_cell(h.b.subtasks[k])] for k in keys]
+    return Grid(f"Solved by {winner.label}, never by {loser.label} ({len(keys)})", columns, rows)
+
+
+def page_of(view: View) -> Page:
+    if isinstance(view, Leaderboard):
+        return leaderboard_page(view)
+    if isinstance(view, PerSubtask):
+        return per_subtask_page(view)
+    return head_to_head_page(view)
+
+
+def render(view: View, fmt: str, width: int = 200) -> str:
+    """``view`` as text in ``fmt`` (one of FORMATS; ``rich`` gives the terminal tables without colour)."""
+    if fmt == "json":
+        return to_json(view)
+    if fmt == "csv":
+        return to_csv(view)
+    page = page_of(view)
+    if fmt == "markdown":
+        return to_markdown(page)
+    if fmt == "html":
+        return to_html(page)
+    if fmt != "rich":
+        raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    for renderable in to_rich(page):
+        console.print(renderable)
+    return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines())
+
+
+# ---------------------------------------------------------------- display formats
+
+def to_rich(page: Page) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    for i, grid in enumerate(page.grids):
+        table = Table(title=page.title if i == 0 else grid.title or None, title_justify="left")
+        for col, (_, header) in enumerate(grid.columns):
+            table.add_column(header, justify="right" if grid.numeric(col) else "left")
+        for j, row in enumerate(grid.rows):
+            table.add_row(*(escape(c.text) for c in row), style="yellow" if j in grid.flagged else None)
+        out.append(table)
+    out += [Text.from_markup(f"[yellow]warning:[/] {escape(w)}") for w in page.warnings]
+    out += [Text(n, style="dim") for n in page.notes]
+    return out
+
+
+def to_markdown(page: Page) -> str:
+    parts = [f"## {page.title}"]
+    for grid in page.grids:
+        if grid.title:
+            parts.append(f"### {grid.title}")
+        parts.append(tabulate([[_md(c.text) for c in row] for row in grid.rows],
+                              headers=[_md(h) for _, h in grid.columns], tablefmt="pipe", disable_numparse=True,
+                              colalign=["right" if grid.numeric(i) else "left" for i in range(len(grid.columns))]))
+    parts += [f"> **Warning:** {w}" for w in page.warnings]
+    parts += page.notes
+    return "\n\n".join(parts) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+caption { text-align: left; font-weight: bold; padding: .3em 0; }
+th, td { border: 1px solid #ccc; padding: .3em .6em; }
+th { background: #f0f0f0; cursor: pointer; user-select: none; }
+th[aria-sort=ascending]::after { content: " ▲"; }
+th[aria-sort=descending]::after { content: " ▼"; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.incomplete td { background: #fff4d6; }
+p.warning { color: #8a5300; }
+p.note { color: #666; }
+"""
+
+# Click a header to sort by it (numbers descending first, text ascending), again to reverse.
+# `page.html#sort=key1,key2` clicks those headers on load (the keys are the th's data-key).
+_SCRIPT = """
+(function () {
+  function value(row, col) { return row.cells[col].getAttribute("data-sort"); }
+  function compare(x, y) {
+    var a = parseFloat(x), b = parseFloat(y);
+    return isNaN(a) || isNaN(b) ? x.localeCompare(y) : a - b;
+  }
+  function sortBy(th) {
+    var table = th.closest("table"), body = table.tBodies[0], col = th.cellIndex;
+    var current = th.getAttribute("aria-sort");
+    var descending = current ? current === "ascending" : th.hasAttribute("data-numeric");
+    table.querySelectorAll("th[aria-sort]").forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (r, s) {
+      var x = value(r, col), y = value(s, col);
+      if (x === "" || y === "") { return (x === "") - (y === ""); }
+      return descending ? compare(y, x) : compare(x, y);
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+  document.querySelectorAll("table.sortable th").forEach(function (th) {
+    th.addEventListener("click", function () { sortBy(th); });
+  });
+  var m = /[#&]sort=([^&]*)/.exec(location.hash);
+  if (m) {
+    decodeURIComponent(m[1]).split(",").forEach(function (key) {
+      var th = document.querySelector('table.sortable th[data-key="' + CSS.escape(key) + '"]');
+      if (th) { th.click(); }
+    });
+  }
+})();
+"""
+
+
+def to_html(page: Page) -> str:
+    e = html.escape
+    body = [f"<h1>{e(page.title)}</h1>"]
+    body += [f'<p class="warning">Warning: {e(w)}</p>' for w in page.warnings]
+    for grid in page.grids:
+        numeric = [grid.numeric(i) for i in range(len(grid.columns))]
+        head = "".join(f'<th data-key="{e(key)}"{" data-numeric" if num else ""}>{e(h)}</th>'
+                       for (key, h), num in zip(grid.columns, numeric))
+        rows = []
+        for j, row in enumerate(grid.rows):
+            cls = ' class="incomplete"' if j in grid.flagged else ""
+            cells = "".join(f'<td{" class=num" if num else ""} data-sort="{e(_sort_attr(c.sort))}">{e(c.text)}</td>'
+                            for c, num in zip(row, numeric))
+            rows.append(f"<tr{cls}>{cells}</tr>")
+        caption = f"<caption>{e(grid.title)}</caption>" if grid.title else ""
+        body.append(f'<table class="sortable">{caption}<thead><tr>{head}</tr></thead>'
+                    f"<tbody>\n{chr(10).join(rows)}\n</tbody></table>")
+    body += [f'<p class="note">{e(n)}</p>' for n in page.notes]
+    body.append('<p class="note">Click a column header to sort by it.</p>')
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(page.title)}</title>'
+            f"<style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body)
+            + f"\n<script>{_SCRIPT}</script>\n</body></html>\n")
+
+
+def _sort_attr(value: float | str | None) -> str:
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
+# ---------------------------------------------------------------- machine formats
+
+def to_json(view: View) -> str:
+    return json.dumps(view.as_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(view: View) -> str:
+    header, records = _records(view)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buf.getvalue()
+
+
+def _records(view: View) -> tuple[list[str], list[dict]]:
+    if isinstance(view, Leaderboard):
+        overall = ["label", "path", "status", "complete", "episodes", "expected_episodes", "errors", "successes",
+                   "win_rate", "win_rate_se", "mean_score", "subtasks", "subtasks_solved"]
+        header = overall + [f"{c} {what}" for c in view.categories for what in ("solved", "subtasks")]
+        records = []
+        for row in view.rows:
+            d = row.as_dict()
+            rec = {k: d[k] for k in overall}
+            for c, s in row.categories.items():
+                rec[f"{c} solved"], rec[f"{c} subtasks"] = s.solved, s.subtasks
+            records.append(rec)
+        return header, records
+    if isinstance(view, PerSubtask):
+        header = ["task", "subtask", "category"] + [f"{r.label} {what}" for r in view.runs
+                                                     for what in ("solved", "successes", "episodes")]
+        records = []
+        for k, cat in view.subtasks:
+            rec = {"task": k[0], "subtask": k[1], "category": cat}
+            for run in view.runs:
+                r = run.subtasks.get(k)
+                if r is not None:
+                    rec.update({f"{run.label} solved": int(r.solved), f"{run.label} successes": r.successes,
+                                f"{run.label} episodes": r.episodes})
+            records.append(rec)
+        return header, records
+    header = ["task", "subtask", "category", "solved_only_by"]
+    records = [{"task": k[0], "subtask": k[1], "category": winner.subtasks[k].category, "solved_only_by": winner.label}
+               for winner, keys in ((view.a, view.only_a), (view.b, view.only_b)) for k in keys]
+    return header, records
