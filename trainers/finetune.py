@@ -1,0 +1,134 @@
+"""One fine-tuning stage: LoRA (peft) by default, full fine-tuning optional, transformers Trainer.
+
+`accelerate launch` runs the same code on several GPUs (Trainer is accelerate-native). Stages are
+resumable: checkpoints land in `<stage>/checkpoints` and a restarted stage continues from the
+last one; a finished stage (result.json present) is not trained again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from pydantic import Field
+
+from harness.specs import Strict
+
+from .data import IGNORE, encode_all, export_messages_jsonl
+
+RESULT_FILE = "result.json"
+MODEL_DIR = "model"
+
+
+class LoraOptions(Strict):
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+class TrainOptions(Strict):
+    model: str = Field("smollm2", description="base model: 'smollm2', 'tiny-random' or a local folder")
+    lora: LoraOptions | None = Field(default_factory=LoraOptions, description="null = full fine-tuning")
+    epochs: float = Field(2.0, gt=0)
+    max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: epochs decide)")
+    lr: float = Field(2e-4, gt=0)
+    batch_size: int = Field(4, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_len: int = Field(2048, ge=64, description="tokens per example; longer ones lose their oldest turns")
+    warmup_steps: float = Field(0, ge=0, description="warm-up steps; a value below 1 is a fraction of all steps")
+    weight_decay: float = Field(0.0, ge=0)
+    gradient_checkpointing: bool = False
+    sampler: str = Field("group_by_length", description="transformers train_sampling_strategy; length grouping cuts padding")
+    save_steps: int = Field(50, ge=1, description="checkpoint every N steps (resume point)")
+    seed: int = 0
+
+
+class _Collator:
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, batch):
+        import torch
+        width = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, b in enumerate(batch):
+            n = len(b["input_ids"])
+            ids[i, :n] = torch.tensor(b["input_ids"])
+            labels[i, :n] = torch.tensor(b["labels"])
+            mask[i, :n] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def stage_result(out_dir: Path) -> dict | None:
+    f = Path(out_dir) / RESULT_FILE
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | None = None) -> dict:
+    """Train on ``trajs`` (their per-message train flags are the loss mask); returns the stage result."""
+    out_dir = Path(out_dir)
+    done = stage_result(out_dir)
+    if done is not None:
+        return done
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from harness.models import resolve_model
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trajs = list(trajs)
+    base = resolve_model(opts.model)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    examples, stats = encode_all(trajs, tokenizer, opts.max_len)
+    export_messages_jsonl(trajs, out_dir / "data.jsonl")  # the exact data set, inspectable and reusable
+    cuda = torch.cuda.is_available()
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16 if cuda else torch.float32)
+    if opts.lora is not None:
+        from peft import LoraConfig, PeftModel, get_peft_model
+        if init_adapter is not None:  # continue from the previous iteration's adapter
+            model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        else:
+            model = get_peft_model(model, LoraConfig(r=opts.lora.r, lora_alpha=opts.lora.alpha,
+                                                     lora_dropout=opts.lora.dropout,
+                                                     target_modules=opts.lora.target_modules, task_type="CAUSAL_LM"))
+    if opts.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        if opts.lora is not None:
+            model.enable_input_require_grads()
+    ckpt_dir = out_dir / "checkpoints"
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir), per_device_train_batch_size=opts.batch_size,
+        gradient_accumulation_steps=opts.grad_accum, num_train_epochs=opts.epochs, max_steps=opts.max_steps,
+        learning_rate=opts.lr, warmup_steps=opts.warmup_steps, weight_decay=opts.weight_decay,
+        logging_steps=1, save_strategy="steps", save_steps=opts.save_steps, save_total_limit=2,
+        seed=opts.seed, data_seed=opts.seed, use_cpu=not cuda, bf16=cuda, report_to=[],
+        remove_unused_columns=False, dataloader_num_workers=0, train_sampling_strategy=opts.sampler,
+        disable_tqdm=os.environ.get("CI") == "true")
+    dataset = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=_Collator(tokenizer.pad_token_id))
+    resume = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    t0 = time.monotonic()
+    trainer.train(resume_from_checkpoint=resume)
+    seconds = time.monotonic() - t0
+    model_dir = out_dir / MODEL_DIR
+    trainer.model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    with open(out_dir / "train_log.jsonl", "w") as fh:
+        for h in trainer.state.log_history:
+            fh.write(json.dumps(h) + "\n")
+    result = {"model_dir": str(model_dir), "adapter": opts.lora is not None, "base_model": base, "data": stats,
+              "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
+              "last_loss": losses[-1] if losses else None, "seconds": round(seconds, 1),
+              "resumed_from": resume}
+    tmp = out_dir / (RESULT_FILE + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, out_dir / RESULT_FILE)
+    return result

@@ -1,0 +1,47 @@
+"""SFT: behaviour cloning on the expert's successful trajectories (iteration 0 of RFT and EEF too)."""
+from __future__ import annotations
+
+from harness import register_trainer
+from harness.errors import HarnessError
+from harness.trajectory import Trajectory
+
+from .experiment import Experiment, TrainerConfig
+from .finetune import fine_tune
+
+
+class SFTConfig(TrainerConfig):
+    name: str = "sft"
+
+
+def brief(summary: dict | None) -> dict | None:
+    """The numbers of a run summary that an iteration line shows."""
+    if summary is None:
+        return None
+    return {k: summary[k] for k in ("win_rate", "win_rate_se", "mean_score", "subtasks", "subtasks_solved", "episodes")}
+
+
+def expert_successes(experts: list[Trajectory]) -> list[Trajectory]:
+    wins = [t for t in experts if t.status == "ok" and t.success]
+    if not wins:
+        raise HarnessError("the expert solved no training subtask: nothing to imitate (check the expert or the task)")
+    return wins
+
+
+@register_trainer("sft")
+class SFTTrainer:
+    """Behaviour cloning on expert successes (LoRA by default)."""
+
+    Config = SFTConfig
+
+    def __init__(self, config: SFTConfig):
+        self.config = config
+
+    def run(self, exp: Experiment) -> list[dict]:
+        experts = exp.expert_trajectories()
+        wins = expert_successes(experts)
+        result = fine_tune(wins, self.config.train, exp.path / "iter0" / "train")
+        exp.log("iter0/train", **{k: result[k] for k in ("steps", "first_loss", "last_loss", "seconds")})
+        it = {"iteration": 0, "experts": len(experts), "expert_successes": len(wins), "train": result,
+              "eval": brief(exp.evaluate(0, result))}
+        exp.write_summary([it])
+        return [it]
