@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from rich.console import Console
 
 from harness import registry
@@ -100,6 +100,17 @@ class TrainerConfig(TrainerSpec):
         default_factory=lambda: {"name": "hf", "max_new_tokens": 64},
         description="agent that plays the trained model ('hf' or 'vllm'); model/adapter are set per iteration")
     eval_temperature: float = Field(0.0, ge=0.0)
+
+    @field_validator("rollout_agent")
+    @classmethod
+    def _known_agent(cls, v: dict) -> dict:
+        if "name" not in v:
+            raise ValueError("needs a 'name' (e.g. hf or vllm)")
+        fields = registry.lookup("agent", v["name"]).Config.model_fields
+        unknown = sorted(set(v) - set(fields))
+        if unknown:
+            raise ValueError(f"agent {v['name']!r} has no option(s) {unknown}")
+        return v
 
 
 class Experiment:
