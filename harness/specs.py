@@ -162,8 +162,11 @@ def load_run_spec(path: str | Path | None = None, *, task: list[str] = (), agent
                 data[key] = {**data[key], **value}
             else:
                 data[key] = value
-    apply_overrides(data, "task", list(task))
-    apply_overrides(data, "agent", list(agent))
+    for section, items in (("task", task), ("agent", agent)):
+        named = [parse_override(i)[1] for i in items if parse_override(i)[0] == ["name"]]
+        if named and isinstance(data.get(section), dict) and data[section].get("name") != named[-1]:
+            data[section] = {}  # another plugin: the default section's options are not its options
+        apply_overrides(data, section, list(items))
     apply_overrides(data, "run", list(run))
     if task or agent or run:
         where += " + command-line overrides"

@@ -1,0 +1,174 @@
+"""The `webshop` and `webshop-mini` tasks: subtask = one human instruction, category = product category.
+
+Splits are the published baselines' (WebShop's IL/RL code, then ETO/IPR/EEF): over the shuffled
+human goals, test = goals 0-499, dev = 500-1499, train = the rest. The baselines use them with
+the full catalogue (items_shuffle.json); with the 1000-product files the goals are fewer and the
+same cut points apply. webshop-mini cuts its own goals at 50 and 100 the same way.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from harness import Subtask, Task, TaskSpec, register_task
+from harness.errors import SpecError
+
+from .catalogue import Catalogue, data_files, load_catalogue
+from .env import Shop, WebShopEnv
+from .mini import mini_catalogue
+from .reward import noun_tagger, spacy_available
+from .search import SearchEngine
+
+log = logging.getLogger(__name__)
+
+DATA_ENV_VAR = "WEBSHOP_DATA"
+
+
+class _ShopConfig(TaskSpec):
+    split: Literal["train", "dev", "test", "all"] = Field("test", description="baseline split of the shuffled goals")
+    goals: list[int] | None = Field(None, description="explicit goal indices (the original's session numbers); replaces split")
+    limit: int | None = Field(None, ge=1, description="only the first N goals of the selection")
+    max_steps: int = Field(15, ge=1, description="step limit per episode (15 as the baselines)")
+    stemmer: Literal["english", "none"] = Field(
+        "english", description="search stemming: Snowball English (needs PyStemmer) or none")
+    noun_tagger: Literal["auto", "spacy", "regex"] = Field(
+        "auto", description="nouns for the type reward: spaCy en_core_web_sm as the original, a regex fallback, or auto")
+    price_seed: int = Field(0, description="seed of the drawn prices and price limits (unseeded in the original)")
+    icl_example: bool = Field(True, description="include the worked example in the prompt")
+
+    @field_validator("stemmer")
+    @classmethod
+    def _stemmer_installed(cls, v):
+        if v == "english" and find_spec("Stemmer") is None:
+            raise ValueError("stemmer 'english' needs PyStemmer (pip install PyStemmer), or set stemmer: none")
+        return v
+
+    @field_validator("noun_tagger")
+    @classmethod
+    def _spacy_installed(cls, v):
+        if v == "spacy" and not spacy_available():
+            raise ValueError("noun_tagger 'spacy' needs spacy and its en_core_web_sm model installed; "
+                             "or use 'auto' / 'regex'")
+        return v
+
+    @model_validator(mode="after")
+    def _dependencies(self):
+        missing = [m for m in ("bm25s", "thefuzz") if find_spec(m) is None]
+        if missing:
+            raise ValueError(f"task {self.name!r} needs {missing}: pip install 'harness[webshop]'")
+        return self
+
+
+class WebShopConfig(_ShopConfig):
+    name: str = "webshop"
+    data_dir: Path | None = Field(None, description=f"folder of the official data files (default: ${DATA_ENV_VAR})")
+    catalogue: Literal["auto", "full", "1000"] = Field(
+        "auto", description="items_shuffle.json (full), the _1000 files, or auto (full when present)")
+
+    @model_validator(mode="after")
+    def _data(self):
+        if self.data_dir is None:
+            env = os.environ.get(DATA_ENV_VAR)
+            if not env:
+                raise ValueError(f"no WebShop data: set task.data_dir or ${DATA_ENV_VAR} to the folder holding "
+                                 "items_shuffle[_1000].json, items_ins_v2[_1000].json and items_human_ins.json "
+                                 "(princeton-nlp/WebShop setup.sh), or use the task webshop-mini")
+            self.data_dir = Path(env)
+        data_files(self.data_dir, self.catalogue)
+        return self
+
+
+class WebShopMiniConfig(_ShopConfig):
+    """Defaults that need no optional package, so results are the same on every machine."""
+    name: str = "webshop-mini"
+    stemmer: Literal["english", "none"] = Field(
+        "none", description="search stemming: Snowball English (needs PyStemmer) or none")
+    noun_tagger: Literal["auto", "spacy", "regex"] = Field(
+        "regex", description="nouns for the type reward: spaCy en_core_web_sm as the original, a regex fallback, or auto")
+
+
+class _ShopTask(Task):
+    split_points = (500, 1500)
+    id_prefix = "webshop"
+    category_prefix = ""
+
+    def __init__(self, config: _ShopConfig):
+        super().__init__(config)
+        self.config: _ShopConfig = config
+        self._shop: Shop | None = None
+        self._lock = threading.Lock()
+
+    def load_catalogue(self) -> Catalogue:
+        raise NotImplementedError
+
+    def shop(self) -> Shop:
+        """Catalogue, search index and tagger, loaded once and shared by this task's envs."""
+        with self._lock:
+            if self._shop is None:
+                c = self.config
+                catalogue = self.load_catalogue()
+                products = catalogue.products
+                engine = SearchEngine.open((p.search_text() for p in products), len(products), catalogue.fingerprint,
+                                           c.stemmer)
+                nouns = noun_tagger(c.noun_tagger)
+                if c.noun_tagger == "auto" and not spacy_available():
+                    log.warning("%s: spaCy's en_core_web_sm is not installed, so the type reward tags nouns with a "
+                                "regex; scores of wrong purchases can differ from the original's",
+                                self.registered_name)
+                self._shop = Shop(catalogue=catalogue, search=engine, nouns=nouns, icl_example=c.icl_example)
+            return self._shop
+
+    def selected_goals(self) -> list[int]:
+        c = self.config
+        n = len(self.shop().catalogue.goals)
+        if c.goals is not None:
+            bad = [i for i in c.goals if not 0 <= i < n]
+            if bad:
+                raise SpecError(f"task.goals: {bad} out of range (this catalogue has goals 0-{n - 1})")
+            picked = list(c.goals)
+        else:
+            a, b = self.split_points
+            picked = list({"test": range(0, min(a, n)), "dev": range(a, min(b, n)), "train": range(b, n),
+                           "all": range(n)}[c.split])
+        return picked[: c.limit]
+
+    def subtasks(self) -> list[Subtask]:
+        goals = self.shop().catalogue.goals
+        return [Subtask(id=f"{self.id_prefix}:{i}", category=f"{self.category_prefix}{goals[i].category}",
+                        data={"goal": i}) for i in self.selected_goals()]
+
+    def make_env(self) -> WebShopEnv:
+        return WebShopEnv(self.shop())
+
+    def max_steps(self, subtask: Subtask) -> int:
+        return self.config.max_steps
+
+
+@register_task("webshop")
+class WebShopTask(_ShopTask):
+    """WebShop (princeton-nlp) on the official data files; success = reward 1.0."""
+
+    Config = WebShopConfig
+
+    def load_catalogue(self) -> Catalogue:
+        c = self.config
+        return load_catalogue(data_files(c.data_dir, c.catalogue), price_seed=c.price_seed)
+
+
+@register_task("webshop-mini")
+class WebShopMiniTask(_ShopTask):
+    """WebShop's environment and reward on a small shipped catalogue of our own (not WebShop data)."""
+
+    Config = WebShopMiniConfig
+    split_points = (50, 100)
+    id_prefix = "mini"
+    category_prefix = "mini-"
+
+    def load_catalogue(self) -> Catalogue:
+        return mini_catalogue(self.config.price_seed)

@@ -1,0 +1,207 @@
+"""The `webshop` task on a miniature data directory in the official file format: loading, errors, index cache."""
+import io
+import json
+import random
+
+import pytest
+from rich.console import Console
+
+from harness.errors import SpecError
+from harness.run import execute
+from harness.specs import load_run_spec
+from tasks.webshop import WebShopConfig, WebShopTask
+from tasks.webshop.catalogue import PRICE_RANGE
+from tasks.webshop.search import SearchEngine
+
+SHAMPOO_PATH = "Beauty & Personal Care › Hair Care › Shampoo & Conditioner › Shampoos"
+
+
+def official_products():
+    return [
+        {"asin": "B00000000A", "name": "Lumina Sulfate Free Shampoo for Dry Hair", "category": "beauty",
+         "query": " Shampoo ", "product_category": SHAMPOO_PATH, "pricing": "$12.99",
+         "full_description": "A gentle shampoo.", "small_description": ["Paraben free formula.", "Salon quality."],
+         "customization_options": {"Size": [{"value": " 8 Fl Oz/Pack ", "image": None}, {"value": "16 fl oz"}],
+                                   "Scent": None},
+         "images": ["a.jpg"], "average_rating": 4.5},
+        {"asin": "B00000000B", "name": "Northpeak Wireless Earbuds", "category": "electronics",
+         "query": "wireless earbuds", "product_category": "Electronics › Headphones › Earbud Headphones",
+         "pricing": "$20.00 - $30.00", "full_description": "Earbuds with a charging case.",
+         "small_description": "Noise cancelling earbuds.",
+         "customization_options": {"color": [{"value": "Black"}, {"value": "White"}]}},
+        {"asin": "B00000000A", "name": "a repeated ASIN is skipped", "category": "beauty", "query": "x",
+         "product_category": "x", "customization_options": None},
+        {"asin": "nan", "name": "skipped", "category": "beauty", "query": "x", "product_category": "x"},
+        {"asin": "B00000000C", "name": "Verdant Oak Coffee Table", "category": "furniture", "query": "coffee table",
+         "product_category": "Home & Kitchen › Furniture › Coffee Tables", "pricing": "",
+         "full_description": None, "small_description": [], "customization_options": {}},
+        {"asin": "B00000000D", "Title": "Kestrel Trail Mix, Tropical", "category": "food", "query": "trail mix",
+         "product_category": "Grocery & Gourmet Food › Snack Foods › Trail Mix", "pricing": "$8.49",
+         "Description": "Nuts and dried fruit.", "BulletPoints": ["Resealable bag."],
+         "customization_options": {"size": [{"value": "26 oz"}, {"value": "1.5 oz (pack of 24)"}]}},
+    ]
+
+
+def official_attributes():
+    return {"B00000000A": {"attributes": ["sulfate free", "dry hair"], "instruction": "unused here"},
+            "B00000000B": {"attributes": ["noise cancelling", "charging case"]},
+            "B00000000D": {"attributes": ["resealable bag", "non gmo"]}}
+
+
+def official_human():
+    return {
+        "B00000000A": [
+            {"instruction": "i need a sulfate free shampoo for dry hair in size 8 fl oz | pack.",
+             "instruction_attributes": ["sulfate free", "dry hair"], "instruction_options": ["8 fl oz | pack"]},
+            {"instruction": "an instruction without attributes is skipped", "instruction_attributes": [],
+             "instruction_options": []},
+        ],
+        "B00000000B": [{"instruction": "i want noise cancelling wireless earbuds, white color",
+                        "instruction_attributes": ["noise cancelling"], "instruction_options": ["white"]}],
+        "B00000000D": [{"instruction": "find me a tropical trail mix in a resealable bag, 26 oz",
+                        "instruction_attributes": ["resealable bag"], "instruction_options": ["26 oz"]}],
+        "B0UNKNOWN0": [{"instruction": "a product not in the catalogue", "instruction_attributes": ["x"]}],
+    }
+
+
+def write_data(folder, products=None, attributes=None, human=None, suffix="_1000"):
+    folder.mkdir(exist_ok=True)
+    (folder / f"items_shuffle{suffix}.json").write_text(json.dumps(products or official_products()))
+    (folder / f"items_ins_v2{suffix}.json").write_text(json.dumps(attributes or official_attributes()))
+    (folder / "items_human_ins.json").write_text(json.dumps(human or official_human()))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("WEBSHOP_DATA", raising=False)
+
+
+def webshop(data_dir, **kw):
+    return WebShopTask(WebShopConfig(data_dir=data_dir, stemmer="none", **kw))
+
+
+def test_products_are_normalised_as_the_original_loader_does(tmp_path):
+    cat = webshop(write_data(tmp_path / "data")).shop().catalogue
+    assert [p.asin for p in cat.products] == ["B00000000A", "B00000000B", "B00000000C", "B00000000D"]
+    a, b, c, d = cat.products
+    assert a.query == "shampoo" and a.title == "Lumina Sulfate Free Shampoo for Dry Hair"
+    assert a.options == {"size": ["8 fl oz | pack", "16 fl oz"]}  # stripped, lower-cased, '/' -> ' | ', None skipped
+    assert (a.pricing, a.price_tag, cat.prices[0]) == ([12.99], "$12.99", 12.99)
+    assert (b.pricing, b.price_tag, b.bullets) == ([20.0, 30.0], "$20.0 to $30.0", ["Noise cancelling earbuds."])
+    assert 20.0 <= cat.prices[1] <= 30.0  # a price range sells at a drawn price
+    assert (c.price_tag, c.attributes, c.description) == ("$100.0", ["DUMMY_ATTR"], "")
+    assert (d.title, d.description, d.bullets) == ("Kestrel Trail Mix, Tropical", "Nuts and dried fruit.", ["Resealable bag."])
+    assert a.search_text() == ("lumina sulfate free shampoo for dry hair a gentle shampoo. paraben free formula. "
+                               "size: 8 fl oz | pack, 16 fl oz")
+
+
+def test_goals_are_the_human_instructions_in_the_original_order(tmp_path):
+    cat = webshop(write_data(tmp_path / "data")).shop().catalogue
+    in_product_order = ["B00000000A", "B00000000B", "B00000000D"]  # A's attribute-less instruction is skipped
+    expected = list(in_product_order)
+    random.Random(233).shuffle(expected)
+    assert [g.asin for g in cat.goals] == expected and [g.index for g in cat.goals] == [0, 1, 2]
+    shampoo = next(g for g in cat.goals if g.asin == "B00000000A")
+    assert shampoo.price_upper in [30.0, 40.0, 50.0]  # the larger of two of the 4 limits above $12.99
+    assert shampoo.instruction_text == ("i need a sulfate free shampoo for dry hair in size 8 fl oz | pack, and price "
+                                        f"lower than {shampoo.price_upper:.2f} dollars")
+    assert (shampoo.name, shampoo.query, shampoo.options) == (
+        "Lumina Sulfate Free Shampoo for Dry Hair", "shampoo", ["8 fl oz | pack"])
+    assert shampoo.price_upper > cat.prices[0] and shampoo.price_upper in PRICE_RANGE
+
+
+def test_price_seed_fixes_prices_and_limits(tmp_path):
+    data = write_data(tmp_path / "data")
+    texts = [[g.instruction_text for g in webshop(data, price_seed=s).shop().catalogue.goals] for s in (0, 0, 1, 2, 3)]
+    assert texts[0] == texts[1]
+    assert any(t != texts[0] for t in texts[2:])
+
+
+def test_the_expert_wins_an_episode_on_official_format_data(tmp_path):
+    data = write_data(tmp_path / "data")
+    spec = load_run_spec(task=[f"data_dir={data}", "split=all", "stemmer=none"], agent=["name=expert"],
+                         run=[f"out_dir={tmp_path / 'runs'}", "name=r", "progress=false"],
+                         defaults={"task": {"name": "webshop"}, "agent": {"name": "expert"}})
+    store = execute(spec, console=Console(file=io.StringIO()))
+    summary = store.summary()
+    assert summary["episodes"] == 3 and summary["win_rate"] == 1.0
+    assert set(summary["categories"]) == {"beauty", "electronics", "food"}
+    episodes = [json.loads(line) for line in (tmp_path / "runs" / "r" / "episodes.jsonl").read_text().splitlines()]
+    assert sorted(e["subtask_id"] for e in episodes) == ["webshop:0", "webshop:1", "webshop:2"]
+
+
+def test_the_full_files_are_preferred_and_the_env_var_names_the_folder(tmp_path, monkeypatch):
+    data = write_data(tmp_path / "data")
+    full = official_products()[:2]
+    write_data(data, products=full, suffix="")
+    monkeypatch.setenv("WEBSHOP_DATA", str(data))
+    config = WebShopConfig(stemmer="none")
+    assert config.data_dir == data
+    assert len(WebShopTask(config).shop().catalogue.products) == 2
+    assert len(WebShopTask(WebShopConfig(catalogue="1000", stemmer="none")).shop().catalogue.products) == 4
+
+
+def spec_error(tmp_path, **task) -> str:
+    with pytest.raises(SpecError) as info:
+        spec = load_run_spec(task=[f"{k}={v}" for k, v in task.items()],
+                             run=[f"out_dir={tmp_path / 'runs'}", "progress=false"],
+                             defaults={"task": {"name": "webshop", "stemmer": "none"}, "agent": {"name": "expert"}})
+        execute(spec, console=Console(file=io.StringIO()))
+    assert not (tmp_path / "runs").exists()  # nothing written before the error
+    return str(info.value)
+
+
+def test_missing_data_is_a_clear_spec_error(tmp_path):
+    assert "WEBSHOP_DATA" in spec_error(tmp_path)
+    assert f"data directory not found: {tmp_path / 'nowhere'}" in spec_error(tmp_path, data_dir=tmp_path / "nowhere")
+    data = write_data(tmp_path / "data")
+    (data / "items_human_ins.json").unlink()
+    assert "missing WebShop data file(s) ['items_human_ins.json']" in spec_error(tmp_path, data_dir=data)
+
+
+def test_broken_files_are_named(tmp_path):
+    data = write_data(tmp_path / "data")
+    (data / "items_human_ins.json").write_text('{"B00000000A": [')
+    assert f"{data / 'items_human_ins.json'}: not valid JSON" in spec_error(tmp_path, data_dir=data)
+    (data / "items_shuffle_1000.json").write_text('{"asin": "B00000000A"}')
+    assert f"{data / 'items_shuffle_1000.json'}: expected a JSON file holding a list" in spec_error(tmp_path, data_dir=data)
+    products = official_products()
+    del products[1]["query"]
+    write_data(data, products=products)
+    assert f"{data / 'items_shuffle_1000.json'}: product #1 (B00000000B): missing key 'query'" in spec_error(
+        tmp_path, data_dir=data)
+    write_data(data, human={"B00000000A": [{"instruction": "x", "instruction_attributes": ["a"],
+                                            "instruction_options": "red"}]})
+    assert "items_human_ins.json: B00000000A instruction #0: TypeError: instruction_options must be a list" in spec_error(
+        tmp_path, data_dir=data)
+    write_data(data)
+    assert "task.goals: [7] out of range" in spec_error(tmp_path, data_dir=data, goals="[7]")
+
+
+def test_the_search_index_is_cached_per_catalogue(tmp_path, monkeypatch):
+    import bm25s
+
+    docs = ["red running shoes", "blue running shoes", "green tea", "red tea kettle"]
+    first = SearchEngine.open(docs, len(docs), "fingerprint-1", "none")
+    assert first.search("red shoes") == [0, 1, 3]
+    assert len(list((tmp_path / "cache" / "webshop-bm25").iterdir())) == 1
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("rebuilt a cached index")
+
+    monkeypatch.setattr(bm25s.BM25, "index", no_build)
+    assert SearchEngine.open(docs, len(docs), "fingerprint-1", "none").search("red shoes") == [0, 1, 3]
+    with pytest.raises(AssertionError, match="rebuilt"):
+        SearchEngine.open(docs, len(docs), "fingerprint-2", "none")  # other data: another index
+
+
+def test_search_ranks_like_lucene_bm25(tmp_path):
+    docs = ["tea", "tea tea", "green tea", "tea", "coffee", "the shoes of the day"]
+    engine = SearchEngine.open(docs, len(docs), "ranking", "none")
+    assert engine.search("tea") == [1, 0, 3, 2]  # ties in document order, non-matching documents left out
+    assert engine.search("the of") == []  # stop words only
+    assert engine.search("tea coffee")[0] == 4  # the rarer term weighs more ...
+    assert engine.search("tea tea tea tea coffee")[0] == 1  # ... unless the other is repeated: each repeat counts
+    assert engine.search("tea", k=2) == [1, 0]
