@@ -27,6 +27,9 @@ class HFConfig(AgentSpec):
     batch_size: int = Field(8, ge=1, description="episodes per generate call")
     max_context: int = Field(3072, ge=256, description="prompt tokens kept: the first message and the newest turns")
     threads: int | None = Field(None, ge=1, description="torch threads (default: all cores)")
+    kv_cache: bool = Field(True, description="keep each episode's KV cache across turns and encode only the new "
+                                              "tokens (episodes then generate one at a time); false: one batched "
+                                              "generate that re-encodes every prompt")
     device: str = "cpu"
     dtype: str = Field("float32", description="float32 on CPU; bfloat16/float16 on GPU")
 
@@ -64,6 +67,8 @@ class HFAgent(Agent):
             model = PeftModel.from_pretrained(model, str(config.adapter))
         self.model = model.to(config.device).eval()
         self.torch = torch
+        self._kv: dict[str, tuple[list[int], object]] = {}  # episode -> (token ids, KV cache)
+        self.reused_tokens = 0  # prompt tokens served from a cache instead of re-encoded
 
     def _prompt_ids(self, messages: list[dict]) -> list[int]:
         """Chat-template ids; drop the oldest turns (never the first message) past max_context."""
@@ -76,36 +81,69 @@ class HFAgent(Agent):
             del msgs[1:3]  # one old assistant/observation pair
 
     def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
+        if self.config.kv_cache:
+            return [self._generate_cached(r) for r in requests]
         out: list[AgentReply] = []
         for i in range(0, len(requests), self.config.batch_size):
             out.extend(self._generate(requests[i: i + self.config.batch_size]))
         return out
 
+    def episode_done(self, episode_id: str) -> None:
+        self._kv.pop(episode_id, None)
+
+    def _generate_cached(self, req: AgentRequest) -> AgentReply:
+        """Generate for one episode, reusing its KV cache for the longest prefix it shares with the
+        new prompt (the previous prompt and reply): a turn costs its new tokens, not the whole chat."""
+        from transformers import DynamicCache
+        torch = self.torch
+        ids = self._prompt_ids(req.messages)
+        cached = self._kv.get(req.episode_id)
+        cache, reused = DynamicCache(), 0
+        if cached is not None:
+            old_ids, old_cache = cached
+            n = min(len(old_ids), old_cache.get_seq_length(), len(ids) - 1)  # one token must be fed
+            reused = next((i for i in range(n) if old_ids[i] != ids[i]), n)
+            if reused:
+                extra = old_cache.get_seq_length() - reused
+                if extra:
+                    old_cache.crop(-extra)  # transformers 5: a negative count of tokens to drop
+                cache = old_cache
+        if self.config.temperature > 0:
+            torch.manual_seed((req.seed + req.step) % (2**31))
+        input_ids = torch.tensor([ids], device=self.config.device)
+        with torch.inference_mode():
+            gen = self.model.generate(
+                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), past_key_values=cache,
+                **self._sampling(), stopping_criteria=[_ActionLineStop(self.tokenizer, len(ids))])
+        new = gen[0, len(ids):].tolist()
+        self._kv[req.episode_id] = (ids + new, cache)
+        self.reused_tokens += reused
+        return self._reply(ids, new)
+
+    def _reply(self, prompt: list[int], new: list[int]) -> AgentReply:
+        if self.tokenizer.pad_token_id in new:  # pad == end of turn for most chat models
+            new = new[: new.index(self.tokenizer.pad_token_id)]
+        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        return AgentReply(text=cut_after_action(text), usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(new)))
+
+    def _sampling(self) -> dict:
+        sample = self.config.temperature > 0
+        return dict(max_new_tokens=self.config.max_new_tokens, do_sample=sample,
+                    temperature=self.config.temperature if sample else None,
+                    top_p=self.config.top_p if sample else None, top_k=None,
+                    pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id)
+
     def _generate(self, requests: list[AgentRequest]) -> list[AgentReply]:
         torch = self.torch
         prompts = [self._prompt_ids(r.messages) for r in requests]
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.config.device)
-        sample = self.config.temperature > 0
-        if sample:
+        if self.config.temperature > 0:
             torch.manual_seed(sum(r.seed + r.step for r in requests) % (2**31))
         width = batch["input_ids"].shape[1]
         with torch.inference_mode():
-            gen = self.model.generate(
-                **batch, max_new_tokens=self.config.max_new_tokens, do_sample=sample,
-                temperature=self.config.temperature if sample else None,
-                top_p=self.config.top_p if sample else None, top_k=None,
-                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
-                stopping_criteria=[_ActionLineStop(self.tokenizer, width)],
-            )
-        replies = []
-        for row, prompt in zip(gen[:, width:], prompts):
-            ids = row.tolist()
-            if self.tokenizer.pad_token_id in ids:
-                ids = ids[: ids.index(self.tokenizer.pad_token_id)]
-            text = self.tokenizer.decode(ids, skip_special_tokens=True)
-            replies.append(AgentReply(text=cut_after_action(text),
-                                      usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(ids))))
-        return replies
+            gen = self.model.generate(**batch, **self._sampling(),
+                                      stopping_criteria=[_ActionLineStop(self.tokenizer, width)])
+        return [self._reply(prompt, row.tolist()) for row, prompt in zip(gen[:, width:], prompts)]
 
 
 class _ActionLineStop:

@@ -29,7 +29,7 @@ def model_dir():
 @pytest.fixture(scope="module")
 def hf_agent(model_dir):
     from agents.hf import HFAgent, HFConfig
-    return HFAgent(HFConfig(model=model_dir, max_new_tokens=24))
+    return HFAgent(HFConfig(model=model_dir, max_new_tokens=24, kv_cache=False))
 
 
 def _requests():
@@ -42,11 +42,20 @@ def _requests():
     return [AgentRequest(episode_id=f"e{i}#0", messages=m, seed=i) for i, m in enumerate(convs)]
 
 
-def test_hf_batched_generation_matches_one_at_a_time(hf_agent):
+def test_hf_batched_generation_matches_one_at_a_time(hf_agent, model_dir):
+    from agents.hf import HFAgent, HFConfig
     reqs = _requests()
     batched = hf_agent.act(reqs)
     single = [hf_agent.act([r])[0] for r in reqs]
     assert [b.text for b in batched] == [s.text for s in single]  # left padding must not change greedy output
+    cached = HFAgent(HFConfig(model=model_dir, max_new_tokens=24, kv_cache=True))
+    first = cached.act(reqs[1:])[0]
+    assert first.text == batched[1].text
+    grown = reqs[1].messages + [{"role": "assistant", "content": first.text},
+                                {"role": "user", "content": "Observation: You teleport to the greenhouse."}]
+    follow = [AgentRequest(episode_id="e1#0", messages=grown, seed=1, step=1)]
+    assert cached.act(follow)[0].text == hf_agent.act(follow)[0].text  # reused cache == full re-encoding
+    assert cached.reused_tokens > 0
     for b, r in zip(batched, reqs):
         ids = hf_agent.tokenizer.apply_chat_template(r.messages, add_generation_prompt=True, tokenize=True,
                                                      return_dict=False)

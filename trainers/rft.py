@@ -53,6 +53,7 @@ class RFTTrainer:
         experts = exp.expert_trajectories()
         wins = expert_successes(experts)
         result = fine_tune(wins, c.train, exp.path / "iter0" / "train")
+        exp.log("iter0/train", **{k: result[k] for k in ("steps", "first_loss", "last_loss", "seconds")})
         iterations = [{"iteration": 0, "experts": len(experts), "expert_successes": len(wins), "train": result,
                        "eval": brief(exp.evaluate(0, result))}]
         exp.write_summary(iterations)

@@ -1,0 +1,119 @@
+"""ScienceWorld stepping: the harness vs the package's own `env.step` loop vs raw server calls.
+
+The same gold action sequences run three ways in one process, one JVM each:
+  package  ScienceWorldEnv.load/reset/step: what published baselines do (every step recomputes
+           all valid actions for the info dict)
+  harness  our RolloutEngine, one env, an agent replaying the same actions: prompts, parsing,
+           trajectories, everything but the model
+  raw      server.step + getScore + getCompleted only: the floor
+Target: harness >= 20x package, and within 10 % of raw.
+
+    python bench/bench_env_step.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import median_of, report, timed  # noqa: E402
+
+from harness import Agent, AgentReply, AgentSpec  # noqa: E402
+from harness.react import format_reply  # noqa: E402
+from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
+from tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
+from tasks.sciworld.task import SimulatorProcess  # noqa: E402
+
+class FixedActions(Agent):
+    """Replies with a fixed action list per subtask (no oracle: the env loads as for any model)."""
+
+    def __init__(self, actions: dict[str, list[str]]):
+        super().__init__(AgentSpec(name="fixed"))
+        self.actions = actions
+
+    def act(self, requests):
+        return [AgentReply(text=format_reply("next", self.actions[r.episode_id.split("#")[0]][r.step]))
+                for r in requests]
+
+
+TYPES = ["find-living-thing", "use-thermometer", "boil", "chemistry-mix", "test-conductivity", "grow-plant"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer subtasks and repetitions (CI)")
+    args = ap.parse_args()
+    types = TYPES[:3] if args.quick else TYPES
+    reps = 2 if args.quick else 3
+    task = SciWorldTask(SciWorldConfig(task_types=types, variations=1, split="dev"))
+    subtasks = task.subtasks()
+
+    # gold paths, from the harness env (also warms the JVM's JIT for every path)
+    sim = SimulatorProcess()
+    golds = {}
+    for st in subtasks:
+        srv = sim.server
+        srv.load(st.data["task_type"], st.data["variation"], "easy", True)
+        gold = list(srv.getGoldActionSequence())
+        srv.reset()
+        srv.step("look around")
+        for i, a in enumerate(gold):  # up to completion: the engine stops there too
+            srv.step(a)
+            if srv.getCompleted():
+                gold = gold[: i + 1]
+                break
+        golds[st.id] = gold
+    n_steps = sum(len(g) for g in golds.values())
+
+    def raw() -> float:
+        srv = sim.server
+
+        def loop():
+            for st in subtasks:
+                srv.load(st.data["task_type"], st.data["variation"], "easy", False)
+                srv.reset()
+                srv.step("look around")
+                for a in golds[st.id]:
+                    srv.step(a)
+                    srv.getScore()
+                    srv.getCompleted()
+        return timed(loop)[0]
+
+    from scienceworld import ScienceWorldEnv
+    env = ScienceWorldEnv("", envStepLimit=10_000)
+
+    def package() -> float:
+        def loop():
+            for st in subtasks:
+                env.load(st.data["task_type"], st.data["variation"], "easy")
+                env.reset()
+                for a in golds[st.id]:
+                    env.step(a)
+        return timed(loop)[0]
+
+    agent = FixedActions(golds)
+
+    def harness() -> float:
+        engine = RolloutEngine(task, agent, num_envs=1, max_steps=10_000)
+        engine._env(0)  # JVM start is not stepping: keep it out of the timing, as for the others
+        out = []
+        dt, _ = timed(lambda: engine.run([EpisodeJob(subtask=st) for st in subtasks], out.append))
+        assert sum(len(t.steps) for t in out) == n_steps and all(t.success for t in out)
+        return dt
+
+    rows, rates = [], {}
+    for name, fn in (("raw", raw), ("harness", harness), ("package", package)):
+        med, xs = median_of(reps, fn)
+        rates[name] = n_steps / med
+        rows.append({"loop": name, "steps": n_steps, "median_s": med, "steps_per_s": rates[name],
+                     "raw_s": [round(x, 3) for x in xs]})
+    sim.close()
+    env.close()
+    report("env stepping (ScienceWorld, gold paths incl. load+reset)", rows,
+           {"harness/package": rates["harness"] / rates["package"], "harness/raw": rates["harness"] / rates["raw"]},
+           {"harness/package": ">= 20", "harness/raw": ">= 0.90"})
+
+
+if __name__ == "__main__":
+    main()
