@@ -1,20 +1,26 @@
 """Any OpenAI-compatible chat endpoint (OpenAI, `vllm serve`, `transformers serve`, ...).
 
 The key is read from the environment variable the spec names (never from the spec itself, and it
-never reaches a file or a log). The official client retries 429/5xx/timeouts with backoff and
-honours Retry-After, up to `max_retries`; after that the episode is recorded as errored (not
-failed) and `--resume` plays it again. Requests run concurrently, at most `concurrency` at once.
+never reaches a file or a log; a spec whose `api_key_env` looks like a key rather than a variable
+name is refused without echoing it). The official client retries 429/5xx/timeouts/dropped
+connections with backoff and honours Retry-After; a 200 whose body is not a completion (cut-off
+JSON, no choices) is retried too. All of these share one budget: at most `max_retries` retries,
+i.e. `max_retries + 1` HTTP attempts per request. After that the episode is recorded as errored
+(not failed) and `--resume` plays it again. Requests run concurrently, at most `concurrency` at
+once. Usage is counted from the responses that were used, so failed attempts cost nothing.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import random
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from harness import Agent, AgentReply, AgentRequest, AgentSpec, Usage, register_agent
 from harness.errors import SpecError
@@ -36,11 +42,49 @@ class OpenAIConfig(AgentSpec):
     price_completion_per_1k: float = Field(0.0, ge=0.0)
     cache_dir: Path | None = Field(None, description="on-disk response cache (key includes the episode sample index)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _never_echo_a_key(cls, data):
+        # A key pasted into api_key_env must not reach spec.yaml, nor the error message (which
+        # quotes the offending value): swap it for a placeholder that then fails validation.
+        if isinstance(data, dict) and _looks_like_a_key(data.get("api_key_env")):
+            data = {**data, "api_key_env": _NOT_A_NAME}
+        return data
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, v: str) -> str:
+        if v == _NOT_A_NAME or _looks_like_a_key(v):
+            raise ValueError("must be the NAME of the environment variable that holds the key (e.g. "
+                             "OPENAI_API_KEY), not the key itself; the value given is not shown")
+        return v
+
+
+_NOT_A_NAME = "<not an environment variable name; value withheld>"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _looks_like_a_key(v) -> bool:
+    """Not a variable name (``sk-...``, ``AIza...-...``), or long and mixed like a token (``gsk_...``)."""
+    if not isinstance(v, str) or v == _NOT_A_NAME:
+        return False
+    if not _ENV_NAME.fullmatch(v):
+        return True
+    mixed = any(ch.islower() for ch in v) and any(ch.isupper() for ch in v) and any(ch.isdigit() for ch in v)
+    return len(v) >= 32 and mixed
+
 
 def _redact(text: str, secret: str | None) -> str:
     if secret:
         text = text.replace(secret, "[REDACTED]")
     return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "[REDACTED]", text)
+
+
+def _storable(text: str) -> str:
+    """Lone surrogates (e.g. half an emoji from an endpoint that escapes UTF-16 code units and cut
+    the pair) become U+FFFD: a trajectory holding one cannot be written as UTF-8 JSON, and the run
+    store's append would take the whole run down."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 @register_agent("openai")
@@ -79,14 +123,10 @@ class OpenAIAgent(Agent):
             return AgentReply(text=d["text"])  # a cached answer costs no tokens
         c = self.config
         try:
-            resp = self.client.chat.completions.create(
-                model=c.model, messages=req.messages, temperature=c.temperature, top_p=c.top_p,
-                max_tokens=c.max_tokens, stop=c.stop)
+            resp = self._complete(req)
         except Exception as exc:  # openai.APIError and transport errors, after the client's retries
-            return AgentReply(text="", error=_redact(f"{type(exc).__name__}: {exc}", self._key))
-        if not resp.choices:
-            return AgentReply(text="", error="the endpoint returned no choices")
-        text = (resp.choices[0].message.content or "").strip()
+            return AgentReply(text="", error=_storable(_redact(f"{type(exc).__name__}: {exc}", self._key)))
+        text = _storable((resp.choices[0].message.content or "").strip())
         u = resp.usage
         usage = Usage(prompt_tokens=u.prompt_tokens if u else 0, completion_tokens=u.completion_tokens if u else 0)
         usage.cost = (usage.prompt_tokens * c.price_prompt_per_1k + usage.completion_tokens * c.price_completion_per_1k) / 1000
@@ -96,8 +136,45 @@ class OpenAIAgent(Agent):
             os.replace(tmp, cache)
         return AgentReply(text=text, usage=usage)
 
+    def _complete(self, req: AgentRequest):
+        """One chat completion within the retry budget (``max_retries + 1`` HTTP attempts at most).
+
+        The client retries transport errors, timeouts, 429 and 5xx itself and reports how many
+        retries it took; a 200 whose body is not a completion is retried here, from what is left.
+        """
+        from openai import APIResponseValidationError
+        from openai.types.chat import ChatCompletion
+
+        c = self.config
+        left = c.max_retries
+        while True:
+            client = self.client if left == c.max_retries else self.client.with_options(max_retries=left)
+            raw = client.chat.completions.with_raw_response.create(
+                model=c.model, messages=req.messages, temperature=c.temperature, top_p=c.top_p,
+                max_tokens=c.max_tokens, stop=c.stop)
+            left -= raw.retries_taken
+            try:
+                resp = raw.parse()
+            except (ValueError, APIResponseValidationError) as exc:  # e.g. a cut-off JSON body
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if isinstance(resp, ChatCompletion) and resp.choices:
+                    return resp
+                problem = "no choices" if isinstance(resp, ChatCompletion) else "not JSON"
+            if left <= 0:
+                raise MalformedResponse(f"HTTP {raw.status_code} whose body is not a chat completion ({problem}); "
+                                        f"{c.max_retries} retries used")
+            retried = c.max_retries - left
+            left -= 1
+            time.sleep(min(0.5 * 2 ** retried, 8.0) * (1 - 0.25 * random.random()))  # the client's backoff
+
     def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
         return list(self.pool.map(self._one, requests))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        self.client.close()  # the connection pool
+
+
+class MalformedResponse(RuntimeError):
+    """The endpoint answered 200 with something that is not a chat completion, on every attempt."""

@@ -3,24 +3,32 @@ from __future__ import annotations
 
 import re
 
-_ACTION = re.compile(r"Action\s*:\s*(.+)", re.IGNORECASE)
+# The label: "Action:" in any ASCII case, spaces or tabs allowed before the colon (not line breaks,
+# and not Unicode case folds such as the dotless i of "Actıon").
+_LABEL = re.compile(r"action[ \t]*:", re.IGNORECASE | re.ASCII)
 
 
 def parse_action(text: str) -> str | None:
     """The action of a reply, or None when there is none (the env then answers 'invalid format').
 
-    Takes the last "Action:" line; strips surrounding quotes/backticks and trailing punctuation a
-    model tends to add. A reply that is a bare single line (no "Action:") is not accepted: the
-    format is part of what the agent is evaluated on.
+    Takes the last line that holds an "Action:" label and the text after its first label, or,
+    when that is blank, the first non-blank line below it; strips surrounding quotes/backticks and
+    trailing punctuation a model tends to add. A reply that is a bare single line (no "Action:")
+    is not accepted: the format is part of what the agent is evaluated on.
     """
     if not isinstance(text, str):
         return None
-    matches = _ACTION.findall(text)
-    if not matches:
-        return None
-    action = matches[-1].strip().splitlines()[0].strip() if matches[-1].strip() else ""
-    action = action.strip("`'\" ").rstrip(".").strip()
-    return action or None
+    lines = text.split("\n")
+    for i in range(len(lines) - 1, -1, -1):
+        label = _LABEL.search(lines[i])
+        if label is None:
+            continue
+        after = [lines[i][label.end():], *lines[i + 1:]]
+        action = next((a.strip() for a in after if a.strip()), "")
+        action = action.splitlines()[0].strip() if action else ""
+        action = action.strip("`'\" ").rstrip(".").strip()
+        return action or None
+    return None
 
 
 def format_reply(thought: str, action: str) -> str:

@@ -3,30 +3,43 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Role = Literal["system", "user", "assistant"]
 Source = Literal["expert", "self", "eef", "imported"]
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _clean_text(v):
+    """Lone surrogates (half an emoji from a model) cannot be written as UTF-8: replace them with U+FFFD."""
+    if isinstance(v, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in v):
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in v)
+    return v
+
+
+class _Record(BaseModel):
+    # NaN/inf would be written as null and make the run store unreadable: refuse them up front
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Message(_Record):
     role: Role
     content: str
     train: bool = False  # loss on this message when the trajectory is trained on
 
+    _clean = field_validator("content", mode="before")(_clean_text)
 
-class Step(BaseModel):
+
+class Step(_Record):
     """One agent turn: what it said, the action parsed from it and what the env answered."""
-    model_config = ConfigDict(extra="forbid")
     action: str | None  # None when the output could not be parsed (an invalid-format step)
     observation: str
     reward: float = 0.0
     score: float = 0.0
 
+    _clean = field_validator("action", "observation", mode="before")(_clean_text)
 
-class Usage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class Usage(_Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
@@ -37,8 +50,7 @@ class Usage(BaseModel):
         self.cost += other.cost
 
 
-class Trajectory(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Trajectory(_Record):
     id: str
     task: str
     subtask_id: str
@@ -60,6 +72,8 @@ class Trajectory(BaseModel):
     prefix_steps: int = 0  # expert steps replayed before the agent took over
     seed: int = 0
     elapsed_s: float = 0.0
+
+    _clean = field_validator("error", "id", "subtask_id", "category", mode="before")(_clean_text)
 
     @property
     def key(self) -> str:
