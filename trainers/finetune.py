@@ -126,7 +126,7 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
             fh.write(json.dumps(h) + "\n")
     result = {"model_dir": str(model_dir), "adapter": opts.lora is not None, "base_model": base, "data": stats,
               "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
-              "last_loss": losses[-1] if losses else None, "seconds": round(seconds, 1),
+              "last_loss": losses[-1] if losses else None, "seconds": round(seconds, 3),
               "resumed_from": resume}
     tmp = out_dir / (RESULT_FILE + ".tmp")
     tmp.write_text(json.dumps(result, indent=2))
