@@ -98,7 +98,7 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
         try:
             _play(spec, task, store, jobs, console, on_episode)
         finally:
-            summary = summarize(store.latest().values(), expected=expected)
+            summary = summarize(store.briefs().values(), expected=expected)
             store.write_summary(summary)
             store.close()
         return store

@@ -18,6 +18,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -26,7 +27,19 @@ from typing import Iterator
 import yaml
 
 from .errors import RunStoreError
-from .trajectory import Trajectory
+from .trajectory import Trajectory, Usage
+
+@dataclass(frozen=True)
+class EpisodeBrief:
+    """The fields of a trajectory that summaries read (see ``harness.summary.summarize``)."""
+    id: str
+    subtask_id: str
+    category: str
+    status: str
+    success: bool
+    score: float
+    usage: Usage
+
 
 SPEC_FILE = "spec.yaml"
 META_FILE = "meta.json"
@@ -150,8 +163,15 @@ class RunStore:
             out[t.key] = t
         return out
 
+    def briefs(self) -> dict[str, "EpisodeBrief"]:
+        """Like ``latest`` but keeps only what summaries need: memory stays flat for large runs."""
+        out: dict[str, EpisodeBrief] = {}
+        for t in self.iter_episodes():
+            out[t.key] = EpisodeBrief(t.id, t.subtask_id, t.category, t.status, t.success, t.score, t.usage)
+        return out
+
     def finished_keys(self) -> set[str]:
-        return {k for k, t in self.latest().items() if t.status == "ok"}
+        return {k for k, b in self.briefs().items() if b.status == "ok"}
 
     def append(self, traj: Trajectory) -> None:
         if self._fh is None:

@@ -1,0 +1,86 @@
+"""EEF exploration cost: one EEF exploration iteration vs RFT x6 with the same number of simulations.
+
+Per failed expert trajectory EEF plays 6 simulations (the start state + M = 5 restarts from expert
+states: reset, replay the expert prefix without any generation or valid-action work, then the
+agent); RFT x6 plays 6 start-state rollouts of the same subtasks. The agent is a fixed cheap policy
+so the figure is the harness + environment cost (with a real model EEF is cheaper still: replayed
+turns need no generation). Target: EEF <= 1.15x RFT x6.
+
+    python bench/bench_eef_cost.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import median_of, report, timed  # noqa: E402
+
+from agents.scripted import NoisyExpertAgent, NoisyExpertConfig  # noqa: E402
+from harness import Agent, AgentReply, AgentSpec  # noqa: E402
+from harness.react import format_reply  # noqa: E402
+from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
+from tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
+from trainers.eef_logic import exploration_states  # noqa: E402
+
+
+class Wanderer(Agent):
+    """A policy that never solves anything: the longest (most expensive) rollouts."""
+
+    def __init__(self):
+        super().__init__(AgentSpec(name="wanderer"))
+
+    def act(self, requests):
+        return [AgentReply(text=format_reply("look", "look around")) for _ in requests]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    per_type = 2 if args.quick else 4
+    reps = 1 if args.quick else 3
+    task = SciWorldTask(SciWorldConfig(task_types=["find-living-thing", "use-thermometer", "boil"],
+                                       variations=per_type, split="train", max_steps=30))
+    subtasks = {s.id: s for s in task.subtasks()}
+    experts = []
+    RolloutEngine(task, NoisyExpertAgent(NoisyExpertConfig(p=0.3, seed=1)), num_envs=2).run(
+        [EpisodeJob(subtask=s) for s in subtasks.values()], experts.append)
+    failed = [t for t in experts if not t.success and len(t.steps) > 1]
+    assert failed, "the noisy expert should fail some subtasks"
+    M = 5
+
+    def eef_jobs():
+        jobs = []
+        for t in failed:
+            st = subtasks[t.subtask_id]
+            jobs.append(EpisodeJob(subtask=st, episode_id=f"{t.id}@0"))
+            jobs += [EpisodeJob(subtask=st, prefix=t, prefix_steps=j, episode_id=f"{t.id}@{j}")
+                     for j in exploration_states(len(t.steps), M)]
+        return jobs
+
+    def rft_jobs():
+        return [EpisodeJob(subtask=subtasks[t.subtask_id], sample=i) for t in failed for i in range(M + 1)]
+
+    agent = Wanderer()
+    rows, times = [], {}
+    for name, make in (("eef", eef_jobs), ("rft_x6", rft_jobs)):
+        n = len(make())
+
+        def once() -> float:
+            engine = RolloutEngine(task, agent, num_envs=2)
+            engine._env(0), engine._env(1)
+            out = []
+            dt, _ = timed(lambda: engine.run(make(), out.append))
+            assert len(out) == n and all(t.status == "ok" for t in out), [t.error for t in out if t.error]
+            return dt
+        med, xs = median_of(reps, once)
+        times[name] = med
+        rows.append({"mode": name, "simulations": n, "median_s": med, "raw_s": [round(x, 2) for x in xs]})
+    report(f"EEF exploration vs RFT x6 ({len(failed)} failed expert trajectories, M={M})", rows,
+           {"eef/rft_x6 wall time": times["eef"] / times["rft_x6"]}, {"eef/rft_x6 wall time": "<= 1.15"})
+
+
+if __name__ == "__main__":
+    main()
