@@ -191,3 +191,38 @@ def test_export_import_round_trip(tmp_path):
     back = import_file(tmp_path / "c.json")[0]
     assert [m.content for m in back.messages] == [m.content for m in t.messages]
     assert back.source == "imported" and all(m.train for m in back.messages if m.role == "assistant")
+
+
+@pytest.mark.slow
+def test_sigkill_train_repeatedly_then_finish_equals_uninterrupted(tmp_path):
+    import os
+    import random
+    import signal
+    import time
+    spec = tmp_path / "eef.yaml"
+    spec.write_text(SPEC % {"trainer": "eef", "extra": "iterations: 1\n  M: 2\n  temperature: 0.0"})
+    cmd = harness_cmd() + ["train", str(spec), "-R", f"out_dir={tmp_path}", "-R", "name=killed"]
+    rng = random.Random(5)
+    kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen(cmd, env=cli_env(CI="true"), cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 7.0))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 2
+    killed, _ = run_train(tmp_path, "eef", "iterations: 1\n  M: 2\n  temperature: 0.0", name="killed")
+    straight, _ = run_train(tmp_path, "eef", "iterations: 1\n  M: 2\n  temperature: 0.0", name="straight")
+    for rel in ("expert", "iter0/eval", "iter1/rollouts", "iter1/explore", "iter1/eval"):
+        a = records(killed / rel / "episodes.jsonl")
+        b = {r["id"]: r for r in records(straight / rel / "episodes.jsonl")}
+        assert len(a) == len({r["id"] for r in a}) == len(b), rel  # every episode exactly once
+        for r in a:
+            assert (r["success"], r["score"], r["steps"]) == (b[r["id"]]["success"], b[r["id"]]["score"], b[r["id"]]["steps"])
+    for rel in ("iter0/train/data.jsonl", "iter1/train/data.jsonl", "iter1/eef_log.jsonl"):
+        assert (killed / rel).read_text() == (straight / rel).read_text(), rel
+    sa, sb = (json.loads((p / "summary.json").read_text()) for p in (killed, straight))
+    for ia, ib in zip(sa["iterations"], sb["iterations"]):
+        assert ia.get("selection") == ib.get("selection") and ia["eval"] == ib["eval"]

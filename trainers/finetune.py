@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -63,6 +64,20 @@ class _Collator:
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint a kill did not cut short (Trainer writes trainer_state.json last);
+    incomplete ones are removed so that they are never resumed from."""
+    if not ckpt_dir.is_dir():
+        return None
+    found = sorted((p for p in ckpt_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]))
+    for p in reversed(found):
+        if (p / "trainer_state.json").is_file():
+            return str(p)
+        shutil.rmtree(p, ignore_errors=True)
+    return None
+
+
 def stage_result(out_dir: Path) -> dict | None:
     f = Path(out_dir) / RESULT_FILE
     return json.loads(f.read_text()) if f.is_file() else None
@@ -76,7 +91,6 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
         return done
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
 
     from harness.models import resolve_model
 
@@ -113,7 +127,7 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
         disable_tqdm=os.environ.get("CI") == "true")
     dataset = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
     trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=_Collator(tokenizer.pad_token_id))
-    resume = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    resume = last_complete_checkpoint(ckpt_dir)
     t0 = time.monotonic()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.monotonic() - t0
