@@ -10,12 +10,11 @@ turns need no generation). Target: EEF <= 1.15x RFT x6.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_of, report, timed  # noqa: E402
+from common import quick_mode, median_of, report, timed  # noqa: E402
 
 from agents.scripted import NoisyExpertAgent, NoisyExpertConfig  # noqa: E402
 from harness import Agent, AgentReply, AgentSpec  # noqa: E402
@@ -36,11 +35,9 @@ class Wanderer(Agent):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    per_type = 2 if args.quick else 4
-    reps = 1 if args.quick else 3
+    quick = quick_mode()
+    per_type = 2 if quick else 4
+    reps = 1 if quick else 3
     task = SciWorldTask(SciWorldConfig(task_types=["find-living-thing", "use-thermometer", "boil"],
                                        variations=per_type, split="train", max_steps=30))
     subtasks = {s.id: s for s in task.subtasks()}

@@ -12,12 +12,11 @@ Target: harness >= 20x package, and within 10 % of raw.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_of, report, timed  # noqa: E402
+from common import quick_mode, median_of, report, timed  # noqa: E402
 
 from harness import Agent, AgentReply, AgentSpec  # noqa: E402
 from harness.react import format_reply  # noqa: E402
@@ -41,11 +40,9 @@ TYPES = ["find-living-thing", "use-thermometer", "boil", "chemistry-mix", "test-
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="fewer subtasks and repetitions (CI)")
-    args = ap.parse_args()
-    types = TYPES[:3] if args.quick else TYPES
-    reps = 2 if args.quick else 3
+    quick = quick_mode()
+    types = TYPES[:3] if quick else TYPES
+    reps = 2 if quick else 3
     task = SciWorldTask(SciWorldConfig(task_types=types, variations=1, split="dev"))
     subtasks = task.subtasks()
 

@@ -10,12 +10,11 @@
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_of, report, timed  # noqa: E402
+from common import quick_mode, median_of, report, timed  # noqa: E402
 
 from agents.hf import HFAgent, HFConfig  # noqa: E402
 from harness.agent import AgentRequest  # noqa: E402
@@ -39,13 +38,11 @@ def episode(turns: int, i: int = 0) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    B = 4 if args.quick else 8
-    reps = 1 if args.quick else 3
-    late = 8 if args.quick else 20
-    new_tokens = 16 if args.quick else 32
+    quick = quick_mode()
+    B = 4 if quick else 8
+    reps = 1 if quick else 3
+    late = 8 if quick else 20
+    new_tokens = 16 if quick else 32
 
     # (a) batching: short prompts, where decoding dominates
     batched = HFAgent(HFConfig(model="smollm2", max_new_tokens=new_tokens, kv_cache=False, batch_size=B))

@@ -6,12 +6,11 @@ Target: >= 1.6x at 2 workers on 2 cores. Also reports the resident memory of one
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_of, report, timed  # noqa: E402
+from common import quick_mode, median_of, report, timed  # noqa: E402
 
 from agents.scripted import ExpertAgent, ExpertConfig  # noqa: E402
 from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
@@ -26,11 +25,9 @@ def rss_mb(pid: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    per_type = 2 if args.quick else 4
-    reps = 1 if args.quick else 3
+    quick = quick_mode()
+    per_type = 2 if quick else 4
+    reps = 1 if quick else 3
     task = SciWorldTask(SciWorldConfig(task_types=["find-living-thing", "find-plant", "use-thermometer"],
                                        variations=per_type, split="train"))
     subtasks = task.subtasks()

@@ -8,7 +8,6 @@ harness alone. `harness leaderboard`: synthesized run stores of ScienceWorld-siz
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import report  # noqa: E402
+from common import quick_mode, report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "tests" / "plugin_pkg"
@@ -55,10 +54,8 @@ def synth_run(path: Path, n: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    base = 50 if args.quick else 200
+    quick = quick_mode()
+    base = 50 if quick else 200
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PLUGIN), os.environ.get("PYTHONPATH", "")]))
     rows, ratios = [], {}
     with tempfile.TemporaryDirectory() as d:

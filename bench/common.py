@@ -27,3 +27,11 @@ def report(name: str, rows: list[dict], ratios: dict[str, float], targets: dict[
         tgt = f"  (target {targets[k]})" if targets and k in targets else ""
         print(f"  RATIO {k}: {v:.2f}x{tgt}")
     print("JSON " + json.dumps({"bench": name, "rows": rows, "ratios": ratios}))
+
+
+def quick_mode() -> bool:
+    """The --quick flag every benchmark takes: fewer cases and repetitions, for CI's time budget."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer cases and repetitions (CI)")
+    return ap.parse_args().quick
