@@ -38,6 +38,6 @@ def test_paper_configs_load_with_split_files(path):
 
 def test_unknown_rollout_agent_option_is_a_spec_error(tmp_path):
     p = tmp_path / "x.yaml"
-    p.write_text((CONFIGS / "cpu-eef-sciworld.yaml").read_text().replace("max_new_tokens: 40", "max_new_tokenz: 40"))
+    p.write_text((CONFIGS / "cpu-eef-sciworld.yaml").read_text().replace("max_new_tokens: 32", "max_new_tokenz: 32"))
     with pytest.raises(SpecError, match="max_new_tokenz"):
         load_experiment_spec(p)
