@@ -37,6 +37,7 @@ class EpisodeJob:
     source: str | None = None  # lineage override (e.g. "eef"); default: the agent's
     episode_id: str = ""
     attempt: int = 0
+    env_errors: list[str] = field(default_factory=list)  # crashes it was retried after
 
     def __post_init__(self):
         if not self.episode_id:
@@ -147,6 +148,7 @@ class RolloutEngine:
             category=job.subtask.category, sample=job.sample, agent=self.agent.registered_name,
             source=job.source or self.agent.source, seed=job.seed,
             parent=job.prefix.id if job.prefix is not None else None, prefix_steps=job.prefix_steps,
+            env_errors=list(job.env_errors),
         )
         ep = _Live(job=job, slot=slot, traj=traj, max_steps=limit, oracle=reset.oracle)
         if job.prefix is None:
@@ -225,11 +227,13 @@ class RolloutEngine:
         if retryable and job.attempt < self.env_retries:
             log.warning("episode %s: environment error (%s); retrying on a fresh env", job.episode_id, exc)
             job.attempt += 1
+            job.env_errors.append(f"{type(exc).__name__}: {exc}")
             pending.appendleft(job)
             return
         traj = Trajectory(id=job.episode_id, task=self.task.registered_name, subtask_id=job.subtask.id,
                           category=job.subtask.category, sample=job.sample, agent=self.agent.registered_name,
                           status="error", error=f"{type(exc).__name__}: {exc}", seed=job.seed,
+                          env_errors=list(job.env_errors),
                           source=job.source or self.agent.source,
                           parent=job.prefix.id if job.prefix is not None else None,
                           prefix_steps=job.prefix_steps)

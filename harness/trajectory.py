@@ -65,6 +65,7 @@ class Trajectory(_Record):
     done: bool = False  # the environment ended the episode (vs. step limit or error)
     status: Literal["ok", "error"] = "ok"
     error: str | None = None
+    env_errors: list[str] = Field(default_factory=list)  # environment crashes this episode was retried after
     usage: Usage = Field(default_factory=Usage)
     # lineage, for EEF
     source: Source = "self"

@@ -72,6 +72,7 @@ def test_env_crash_is_retried_then_recorded_as_error_without_hurting_others():
     assert by_id["t2#0"].status == "error" and "crashed" in by_id["t2#0"].error
     assert by_id["t1#0"].success and by_id["t3#0"].success
     assert engine.env_restarts == 3  # first try + 2 retries, each on a fresh env
+    assert len(by_id["t2#0"].env_errors) == 2 and not by_id["t1#0"].env_errors
 
 
 def test_agent_error_is_recorded_as_errored_episode():

@@ -112,6 +112,9 @@ def test_killed_jvm_mid_episode_is_retried_on_a_fresh_env_others_unaffected():
     engine.run([EpisodeJob(subtask=st) for st in sts], out.append)
     assert agent.killed and engine.env_restarts == 1
     assert len(out) == 3 and all(t.status == "ok" and t.success for t in out), [(t.id, t.error) for t in out]
+    by_id = {t.id: t for t in out}
+    assert len(by_id[victim].env_errors) == 1 and "EnvCrashed" in by_id[victim].env_errors[0]  # recorded
+    assert all(not t.env_errors for i, t in by_id.items() if i != victim)
 
 
 def test_eto_split_and_step_limit_files(tmp_path):
