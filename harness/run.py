@@ -14,7 +14,7 @@ from . import registry
 from .errors import RunStoreError, SpecError
 from .rollout import EpisodeJob, RolloutEngine, episode_seed
 from .runstore import RunStore
-from .specs import RunSpec, resolve_plugin, spec_hash
+from .specs import RunOptions, RunSpec, resolve_plugin, spec_hash
 from .summary import summarize
 from .task import Subtask, Task
 from .trajectory import Trajectory
@@ -44,7 +44,6 @@ def spec_from_store(path: Path) -> RunSpec:
     store = RunStore.open(path)
     data = store.spec_dict()
     where = str(store.path / "spec.yaml")
-    from .specs import RunOptions
     return RunSpec.model_construct(task=resolve_plugin("task", data.get("task"), where),
                                    agent=resolve_plugin("agent", data.get("agent"), where),
                                    run=RunOptions.model_validate(data.get("run") or {}))

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import Field, field_validator
 from rich.console import Console
 
@@ -33,8 +34,6 @@ from harness.runstore import META_FILE, SPEC_FILE, RunStore, git_commit, package
 from harness.specs import (AgentSpec, RunOptions, RunSpec, Strict, TaskSpec, TrainerSpec, apply_overrides,
                            read_spec_file, resolve_plugin, spec_hash)
 from harness.trajectory import Trajectory
-
-import yaml
 
 from .finetune import TrainOptions
 
