@@ -6,7 +6,6 @@ as every reply has a complete "Action: ..." line, so no tokens are spent past th
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from pydantic import Field

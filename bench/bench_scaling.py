@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -74,7 +73,6 @@ def main() -> None:
                 else:
                     synth_run(d / f"lb{n}", n)
                     cmd = [sys.executable, "-m", "harness.cli", "leaderboard", str(d / f"lb{n}"), "--format", "json"]
-                t0 = time.perf_counter()
                 seconds, rss = measure(cmd, env)
                 figures[mult] = (seconds, rss)
                 rows.append({"command": what, "episodes": n, "seconds": seconds, "peak_rss_mb": rss,

@@ -45,7 +45,7 @@ def run_one(which: str, model: str, steps: int, out: Path) -> None:
     from transformers import AutoTokenizer
 
     from harness.models import resolve_model
-    from trainers.data import IGNORE, encode_all
+    from trainers.data import encode_all
     from trainers.finetune import LoraOptions, TrainOptions, fine_tune
 
     trajs = trajectories(64)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 from .agent import Agent, AgentReply, AgentRequest
 from .task import Env, Oracle, Subtask, Task
-from .trajectory import Message, Step, Trajectory, Usage
+from .trajectory import Message, Step, Trajectory
 
 log = logging.getLogger(__name__)
 

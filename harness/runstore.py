@@ -17,7 +17,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -196,7 +195,3 @@ class RunStore:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-
-
-def now() -> float:
-    return time.time()

@@ -1,5 +1,4 @@
 """Every shipped config loads (the paper-scale ones with the published split files substituted)."""
-from pathlib import Path
 
 import pytest
 

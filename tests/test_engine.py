@@ -2,9 +2,7 @@
 import pytest
 
 from harness import Agent, AgentReply, registry
-from harness.rollout import EpisodeJob, ReplayDiverged, RolloutEngine
-from harness.specs import load_run_spec
-from harness.task import Subtask
+from harness.rollout import EpisodeJob, RolloutEngine
 from harness_toy import CounterConfig, CounterTask, CountingAgent, CountingConfig
 
 

@@ -86,7 +86,6 @@ def test_eef_explores_failed_experts_at_the_designed_states(eef_exp):
 
 def test_eef_training_set_and_masks(eef_exp):
     exp, _ = eef_exp
-    experts = {e["id"]: e for e in records(exp / "expert" / "episodes.jsonl")}
     logs = records(exp / "iter1" / "eef_log.jsonl")
     data = records(exp / "iter1" / "train" / "data.jsonl")
     eef = [d for d in data if d["id"].startswith("iter1:eef:")]
