@@ -16,6 +16,7 @@ Definitions (the same as ``harness.summary.summarize``):
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from harness.errors import HarnessError
-from harness.runstore import META_FILE, SPEC_FILE, RunStore
+from harness.runstore import EPISODES_FILE, META_FILE, SPEC_FILE, RunStore
 
 SubtaskKey = tuple[str, str]  # (task, subtask id): ids of different tasks may coincide
 
@@ -92,7 +93,8 @@ class Run:
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / SPEC_FILE).is_file() and (path / META_FILE).is_file()
+    """A run store; an experiment directory also has a spec and meta but no episodes of its own."""
+    return (path / SPEC_FILE).is_file() and (path / META_FILE).is_file() and (path / EPISODES_FILE).is_file()
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
@@ -107,13 +109,22 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
         if not p.is_dir():
             raise LeaderboardError(f"{p}: not a directory")
         below = [p] if is_run_dir(p) else list(_walk_runs(p))
+        if _is_experiment(p):  # its evaluation runs are the rows; expert/rollout/explore runs are inputs
+            below = [r for r in below if r.name == "eval"]
         if not below:
-            raise LeaderboardError(f"{p}: no run directory (with {SPEC_FILE} and {META_FILE}) in it")
+            raise LeaderboardError(f"{p}: no run directory (with {SPEC_FILE}, {META_FILE} and {EPISODES_FILE}) in it")
         for run in below:
             if run.resolve() not in seen:
                 seen.add(run.resolve())
                 found.append(run)
     return found
+
+
+def _is_experiment(path: Path) -> bool:
+    try:
+        return json.loads((path / META_FILE).read_text()).get("kind") == "experiment"
+    except (OSError, ValueError):
+        return False
 
 
 def _walk_runs(root: Path) -> Iterator[Path]:

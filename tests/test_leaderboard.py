@@ -301,3 +301,22 @@ def test_cli_json_vs_and_errors(exp, tmp_path):
     assert res.returncode == 2 and "no run labelled or located 'nope'" in res.stderr
     res = cli(exp, "--format", "csv")
     assert res.returncode == 0 and "warning:" in res.stderr and res.stdout.startswith("label,path,status")
+
+
+def test_experiment_directory_is_searched_not_taken_for_a_run(tmp_path):
+    """An experiment directory has spec.yaml and meta.json of its own but no episodes."""
+    from harness.runstore import RunStore
+    from harness.trajectory import Trajectory
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "spec.yaml").write_text("trainer: {name: eef}\n")
+    (exp / "meta.json").write_text('{"kind": "experiment"}')  # as trainers.experiment writes it
+    for rel in ("expert", "iter1/rollouts"):  # inputs of the experiment, not rows of its leaderboard
+        RunStore.create(exp / rel, {"task": {"name": "t"}, "agent": {"name": "x"}}, "h").close()
+    for it in (0, 1):
+        store = RunStore.create(exp / f"iter{it}" / "eval", {"task": {"name": "t"}, "agent": {"name": "a"}}, "h")
+        store.append(Trajectory(id="s#0", task="t", subtask_id="s", category="c", success=it == 1, score=100.0 * it))
+        store.close()
+    lb = build([exp])
+    assert [r.run.path for r in lb.rows] == [exp / "iter0" / "eval", exp / "iter1" / "eval"]
+    assert [r.overall.win_rate for r in lb.rows] == [0.0, 1.0]
