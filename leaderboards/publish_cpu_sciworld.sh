@@ -15,7 +15,7 @@ if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: evaluation runs, sum
     for it in "$src"/iter*; do
       i=$(basename "$it")
       mkdir -p "$dst/$i/train"
-      cp -r "$it/eval" "$dst/$i/"
+      cp -r "$it/eval" "$dst/$i/" && rm -f "$dst/$i/eval/.lock"
       cp "$it"/train/{result.json,train_log.jsonl} "$dst/$i/train/"
       [ -f "$it/eef_log.jsonl" ] && cp "$it/eef_log.jsonl" "$dst/$i/"
     done
