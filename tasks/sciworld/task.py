@@ -213,7 +213,8 @@ class SciWorldEnv:
         oracle = None
         if want_oracle:
             gold = list(self._call(srv.getGoldActionSequence))
-            valid = list(self._call(srv.getValidActionObjectCombinations))
+            # one JSON string instead of a py4j list proxy (one round trip per element, GIL-bound)
+            valid = [v["action"] for v in json.loads(self._call(srv.getValidActionObjectCombinationsJSON))["validActions"]]
             oracle = Oracle(actions=gold, distractors=valid)
         return ResetResult(messages=messages, oracle=oracle)
 
