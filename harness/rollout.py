@@ -170,7 +170,7 @@ class RolloutEngine:
                 traj.steps.append(stored.model_copy())
                 continue
             res = env.step(stored.action)
-            if res.observation != stored.observation:
+            if not env.same_observation(stored.observation, res.observation):
                 raise ReplayDiverged(
                     f"replaying {prefix.id} step {i} ({stored.action!r}): stored observation "
                     f"{stored.observation[:80]!r}, got {res.observation[:80]!r}")

@@ -52,6 +52,10 @@ class Env:
     def format_observation(self, observation: str) -> str:
         return f"Observation: {observation}"
 
+    def same_observation(self, stored: str, replayed: str) -> bool:
+        """Whether a replayed step reproduced a stored observation (prefix replay checks this)."""
+        return stored == replayed
+
     def close(self) -> None:
         pass
 

@@ -141,3 +141,16 @@ def test_harness_run_default_spec_end_to_end(tmp_path):
     s = store.summary()
     assert s["complete"] and s["episodes"] == 4 and set(s["categories"]) == set(DEFAULT_RUN["task"]["task_types"])
     assert len(list(RunStore.open(tmp_path / "d").iter_episodes())) == 4
+
+
+def test_ambiguous_request_options_may_come_in_another_order_on_replay():
+    """ScienceWorld lists the candidates of an ambiguous action in a run-dependent order."""
+    from tasks.sciworld.task import SciWorldEnv
+    a = ("Ambiguous request: Please enter the number for the action you intended (or blank to cancel):\n"
+         "0:\tgo to door to hallway\n1:\tgo to door to kitchen")
+    b = ("Ambiguous request: Please enter the number for the action you intended (or blank to cancel):\n"
+         "0:\tgo to door to kitchen\n1:\tgo to door to hallway")
+    same = SciWorldEnv.same_observation
+    assert same(None, a, b) and same(None, a, a)
+    assert not same(None, a, a.replace("kitchen", "bathroom"))
+    assert not same(None, "You move to the kitchen.", "You move to the hallway.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,13 @@ EXCLUDED_BY_BASELINES = (
     "mendelian-genetics-known-plant", "mendelian-genetics-unknown-plant",
 )
 SUCCESS_SCORE = 100
+# The simulator lists the candidates of an ambiguous action in an order that varies between runs.
+AMBIGUOUS = "Ambiguous request"
+
+
+def _ambiguity_options(observation: str) -> list[str]:
+    """The candidate actions of an 'Ambiguous request' observation, without their numbers, sorted."""
+    return sorted(re.sub(r"^\s*\d+:\s*", "", line).strip() for line in observation.splitlines()[1:] if line.strip())
 
 
 def all_task_types() -> list[str]:
@@ -214,7 +222,8 @@ class SciWorldEnv:
         if want_oracle:
             gold = list(self._call(srv.getGoldActionSequence))
             # one JSON string instead of a py4j list proxy (one round trip per element, GIL-bound)
-            valid = [v["action"] for v in json.loads(self._call(srv.getValidActionObjectCombinationsJSON))["validActions"]]
+            # sorted: the simulator's order varies between runs, and a seeded noisy expert must not
+            valid = sorted({v["action"] for v in json.loads(self._call(srv.getValidActionObjectCombinationsJSON))["validActions"]})
             oracle = Oracle(actions=gold, distractors=valid)
         return ResetResult(messages=messages, oracle=oracle)
 
@@ -229,6 +238,10 @@ class SciWorldEnv:
 
     def format_observation(self, observation: str) -> str:
         return f"Observation: {observation}"
+
+    def same_observation(self, stored: str, replayed: str) -> bool:
+        return stored == replayed or (stored.startswith(AMBIGUOUS) and replayed.startswith(AMBIGUOUS)
+                                      and _ambiguity_options(stored) == _ambiguity_options(replayed))
 
     def close(self) -> None:
         self.sim.close()
