@@ -18,7 +18,7 @@ from harness.trajectory import Trajectory
 from .eef_logic import build_training_set
 from .experiment import Experiment
 from .finetune import fine_tune
-from .sft import SFTConfig, brief, expert_successes
+from .sft import SFTConfig, brief, sft_iteration
 
 
 class RFTConfig(SFTConfig):
@@ -50,13 +50,8 @@ class RFTTrainer:
 
     def run(self, exp: Experiment) -> list[dict]:
         c = self.config
-        experts = exp.expert_trajectories()
-        wins = expert_successes(experts)
-        result = fine_tune(wins, c.train, exp.path / "iter0" / "train")
-        exp.log("iter0/train", **{k: result[k] for k in ("steps", "first_loss", "last_loss", "seconds")})
-        iterations = [{"iteration": 0, "experts": len(experts), "expert_successes": len(wins), "train": result,
-                       "eval": brief(exp.evaluate(0, result))}]
-        exp.write_summary(iterations)
+        experts, wins, result, it0 = sft_iteration(exp, c)
+        iterations = [it0]
         kept_self: dict[str, Trajectory] = {}
         kept_eef: dict[str, Trajectory] = {}
         for it in range(1, c.iterations + 1):
@@ -66,11 +61,13 @@ class RFTTrainer:
             results = self.explore(exp, it, experts, self_rollouts, agent)
             train_set, numbers = build_training_set(experts, self_rollouts, results, prefer=c.prefer)
             if c.accumulate:
-                for t in train_set:
-                    if t.source == "expert" or t.source == "imported":
-                        continue
-                    key, pool = (t.subtask_id, kept_self) if t.source == "self" else ((t.parent, t.prefix_steps), kept_eef)
-                    key = str(key)
+                for t in train_set:  # the shortest so far per subtask (self) or per expert state (EEF)
+                    if t.source == "self":
+                        key, pool = t.subtask_id, kept_self
+                    elif t.source == "eef":
+                        key, pool = f"{t.parent}@{t.prefix_steps}", kept_eef
+                    else:
+                        continue  # expert successes are in `wins` already
                     if key not in pool or len(t.steps) < len(pool[key].steps):
                         pool[key] = _tag(t, it)
                 train_set = wins + list(kept_self.values()) + list(kept_eef.values())

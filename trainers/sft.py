@@ -37,11 +37,19 @@ class SFTTrainer:
         self.config = config
 
     def run(self, exp: Experiment) -> list[dict]:
-        experts = exp.expert_trajectories()
-        wins = expert_successes(experts)
-        result = fine_tune(wins, self.config.train, exp.path / "iter0" / "train")
-        exp.log("iter0/train", **{k: result[k] for k in ("steps", "first_loss", "last_loss", "seconds")})
-        it = {"iteration": 0, "experts": len(experts), "expert_successes": len(wins), "train": result,
-              "eval": brief(exp.evaluate(0, result))}
-        exp.write_summary([it])
-        return [it]
+        _, _, _, it0 = sft_iteration(exp, self.config)
+        return [it0]
+
+
+def sft_iteration(exp: Experiment, config: SFTConfig):
+    """Iteration 0 of every trainer: imitate the expert's successes, evaluate, record.
+
+    Returns (expert trajectories, their successes, the training result, the iteration's summary)."""
+    experts = exp.expert_trajectories()
+    wins = expert_successes(experts)
+    result = fine_tune(wins, config.train, exp.path / "iter0" / "train")
+    exp.log("iter0/train", **{k: result[k] for k in ("steps", "first_loss", "last_loss", "seconds")})
+    it0 = {"iteration": 0, "experts": len(experts), "expert_successes": len(wins), "train": result,
+           "eval": brief(exp.evaluate(0, result))}
+    exp.write_summary([it0])
+    return experts, wins, result, it0
