@@ -26,6 +26,7 @@ class ReplayAgent(Agent):
     """Answers each episode with the assistant messages stored for it in another run."""
 
     Config = ReplayConfig
+    batched = False  # answering costs nothing: never hold an episode back for a batch
 
     def __init__(self, config: ReplayConfig):
         super().__init__(config)

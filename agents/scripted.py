@@ -47,6 +47,7 @@ class NoisyExpertConfig(AgentSpec):
 
 class _PathFollower(Agent):
     needs_oracle = True
+    batched = False  # answering costs nothing: never hold an episode back for a batch
     source = "expert"
 
     def __init__(self, config):

@@ -31,6 +31,9 @@ class Agent:
     Config: ClassVar[type[AgentSpec]] = AgentSpec
     registered_name: ClassVar[str] = ""
     needs_oracle: ClassVar[bool] = False
+    # True: one act() call for all live episodes pays (models). False: the engine answers each
+    # episode as soon as its env has stepped, never waiting for the others (scripted agents).
+    batched: ClassVar[bool] = True
     source: ClassVar[str] = "self"  # lineage of the trajectories it produces
 
     def __init__(self, config: AgentSpec):

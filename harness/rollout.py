@@ -3,7 +3,8 @@
 Each of ``num_envs`` slots owns one environment and plays one episode at a time. Every turn the
 engine gathers the conversations of all live episodes, asks the agent for all their actions in
 one call (what lets vLLM or batched transformers generation pay off), then steps the environments
-in a thread pool (ScienceWorld's JVM does the work, so threads run in parallel).
+in a thread pool (ScienceWorld's JVM does the work, so threads run in parallel). Starting an
+episode (reset, prefix replay) runs in the background: live episodes keep stepping meanwhile.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import hashlib
 import logging
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -77,42 +78,54 @@ class RolloutEngine:
 
     def run(self, jobs: Iterable[EpisodeJob], on_episode: Callable[[Trajectory], None]) -> None:
         pending = deque(jobs)
-        live: dict[int, _Live] = {}
         free = list(range(self.num_envs - 1, -1, -1))
-        with ThreadPoolExecutor(self.num_envs, thread_name_prefix="env") as pool:
-            try:
-                while pending or live:
-                    starts = []
-                    while free and pending:
-                        starts.append((free.pop(), pending.popleft()))
-                    for (slot, job), outcome in zip(starts, pool.map(self._safe(self._start), starts)):
-                        if isinstance(outcome, BaseException):
-                            self._failed(job, slot, outcome, pending, on_episode)
-                            free.append(slot)
-                        elif self._finished(outcome):
-                            self._emit(outcome, on_episode)
-                            free.append(slot)
-                        else:
-                            live[slot] = outcome
-                    if not live:
+        busy: dict[Future, tuple[int, EpisodeJob | _Live]] = {}  # env work in flight: a start or a step
+        pool = ThreadPoolExecutor(self.num_envs, thread_name_prefix="env")
+        try:
+            while pending or busy:
+                while free and pending:
+                    slot, job = free.pop(), pending.popleft()
+                    busy[pool.submit(self._start, slot, job)] = (slot, job)
+                ready = []
+                for f in self._wait(busy):
+                    slot, work = busy.pop(f)
+                    job = work.job if isinstance(work, _Live) else work
+                    if f.exception() is not None:
+                        free.append(slot)
+                        if isinstance(work, _Live):
+                            self.agent.episode_done(job.episode_id)
+                        self._failed(job, slot, f.exception(), pending, on_episode)
                         continue
-                    episodes = list(live.values())
-                    replies = self.agent.act([self._request(ep) for ep in episodes])
-                    if len(replies) != len(episodes):
-                        raise RuntimeError(f"agent returned {len(replies)} replies for {len(episodes)} requests")
-                    args = list(zip(episodes, replies))
-                    for (ep, _), outcome in zip(args, pool.map(self._safe(self._advance), args)):
-                        if isinstance(outcome, BaseException):
-                            del live[ep.slot]
-                            free.append(ep.slot)
-                            self.agent.episode_done(ep.job.episode_id)
-                            self._failed(ep.job, ep.slot, outcome, pending, on_episode)
-                        elif self._finished(ep):
-                            del live[ep.slot]
-                            free.append(ep.slot)
-                            self._emit(ep, on_episode)
-            finally:
-                self.close()
+                    ep = work if isinstance(work, _Live) else f.result()
+                    if self._finished(ep):
+                        free.append(slot)
+                        self._emit(ep, on_episode)
+                    else:
+                        ready.append(ep)
+                if ready:  # one batched agent call for every ready episode, then their steps in parallel
+                    replies = self.agent.act([self._request(ep) for ep in ready])
+                    if len(replies) != len(ready):
+                        raise RuntimeError(f"agent returned {len(replies)} replies for {len(ready)} requests")
+                    for ep, reply in zip(ready, replies):
+                        busy[pool.submit(self._advance, ep, reply)] = (ep.slot, ep)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # running work ends before its env closes
+            self.close()
+
+    def _wait(self, busy: dict[Future, tuple[int, EpisodeJob | _Live]]) -> list[Future]:
+        """The env work to collect before the next agent call.
+
+        A batching agent (a model) gets every live episode in one call: all steps in flight are
+        awaited (milliseconds), starts only when no episode is live (a ScienceWorld reset takes up
+        to a second, so live episodes do not wait for one; a new episode joins the next turn).
+        Other agents (scripted experts) answer each episode as soon as its env has stepped.
+        """
+        if not self.agent.batched:
+            wait(busy, return_when=FIRST_COMPLETED)
+        else:
+            steps = [f for f, (_, work) in busy.items() if isinstance(work, _Live)]
+            wait(steps or busy)
+        return [f for f in busy if f.done()]  # in submission order (a set from wait() has none)
 
     def close(self) -> None:
         for i, env in enumerate(self._envs):
@@ -124,15 +137,6 @@ class RolloutEngine:
                 self._envs[i] = None
 
     # ------------------------------------------------------------ episode lifecycle
-
-    @staticmethod
-    def _safe(fn):
-        def call(args):
-            try:
-                return fn(*args)
-            except Exception as exc:  # recorded as data by the caller
-                return exc
-        return call
 
     def _env(self, slot: int) -> Env:
         if self._envs[slot] is None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from .specs import TaskSpec
 
@@ -14,11 +14,22 @@ class Subtask:
     data: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
-@dataclass
 class Oracle:
-    """What a scripted expert may know: a known-good action sequence, and plausible wrong actions."""
-    actions: list[str]
-    distractors: list[str] = field(default_factory=list)
+    """What a scripted expert may know: a known-good action sequence, and plausible wrong actions.
+
+    ``distractors`` may be a function, called on first use: computing them costs some envs a lot
+    (ScienceWorld lists every valid action), and only some experts use them.
+    """
+
+    def __init__(self, actions: list[str], distractors: list[str] | Callable[[], list[str]] = ()):
+        self.actions = list(actions)
+        self._distractors = distractors if callable(distractors) else list(distractors)
+
+    @property
+    def distractors(self) -> list[str]:
+        if callable(self._distractors):  # computed in the state the agent first asks in (the start)
+            self._distractors = list(self._distractors())
+        return self._distractors
 
 
 @dataclass

@@ -116,3 +116,88 @@ def test_registry_lookup_by_name_and_reference():
     assert registry.lookup("task", "harness_toy:CounterTask") is CounterTask
     with pytest.raises(Exception, match="did you mean 'counter_agent'"):
         registry.lookup("agent", "counter_agnt")
+
+
+class _Gate:
+    """An env action that blocks until another episode has finished (bounded, so a bug fails, not hangs)."""
+
+    def __init__(self):
+        import threading
+        self.event = threading.Event()
+
+    def wait(self, what):
+        if not self.event.wait(timeout=20):
+            raise RuntimeError(f"{what} was held up until the other episode could not finish")
+
+
+class _GatedTask(CounterTask):
+    """t9 waits (in its reset, or in its first step) until t5 has reached its target."""
+
+    def __init__(self, config, gate_in):
+        super().__init__(config)
+        self.gate, self.gate_in = _Gate(), gate_in
+
+    def make_env(self):
+        task, env = self, super().make_env()
+        reset, step = env.reset, env.step
+
+        def gated_reset(subtask, **kw):
+            if subtask.id == "t9" and task.gate_in == "reset":
+                task.gate.wait("the live episode")
+            return reset(subtask, **kw)
+
+        def gated_step(action):
+            if env.subtask.id == "t9" and task.gate_in == "step":
+                task.gate.wait("the other episode")
+            res = step(action)
+            if env.subtask.id == "t5" and res.done:
+                task.gate.event.set()
+            return res
+        env.reset, env.step = gated_reset, gated_step
+        return env
+
+
+class _Unbatched(CountingAgent):
+    batched = False
+
+
+@pytest.mark.parametrize("agent_cls", [CountingAgent, _Unbatched])
+def test_a_slow_start_does_not_hold_up_live_episodes(agent_cls):
+    # t1 ends after one step; t9 then starts in its slot, and its reset returns only once t5 has
+    # stepped to its target: an engine that waited for starts before stepping would deadlock
+    task = _GatedTask(CounterConfig(targets=[1, 5, 9], max_steps=12), gate_in="reset")
+    out = play(task, agent_cls(CountingConfig()), jobs_for(task), num_envs=2)
+    assert all(t.status == "ok" and t.success for t in out.values()), {k: t.error for k, t in out.items()}
+
+
+def test_an_unbatched_agent_never_waits_for_other_episodes():
+    # t9's first step returns only once t5 has finished: fine when each episode goes on its own
+    task = _GatedTask(CounterConfig(targets=[5, 9], max_steps=12), gate_in="step")
+    out = play(task, _Unbatched(CountingConfig()), jobs_for(task), num_envs=2)
+    assert all(t.status == "ok" and t.success for t in out.values()), {k: t.error for k, t in out.items()}
+
+
+def test_callable_distractors_are_computed_once_and_only_for_experts_that_use_them():
+    from agents.scripted import ExpertAgent, ExpertConfig, NoisyExpertAgent, NoisyExpertConfig
+    from harness.task import Oracle
+    calls = []
+
+    class LazyTask(CounterTask):
+        def make_env(self):
+            env = super().make_env()
+            reset = env.reset
+
+            def lazy_reset(subtask, **kw):
+                res = reset(subtask, **kw)
+                if res.oracle is not None:
+                    res.oracle = Oracle(res.oracle.actions, distractors=lambda: calls.append(subtask.id) or ["dec"])
+                return res
+            env.reset = lazy_reset
+            return env
+
+    task = LazyTask(CounterConfig(targets=[3, 4]))
+    assert all(t.success for t in play(task, ExpertAgent(ExpertConfig()), jobs_for(task)).values())
+    assert calls == []
+    out = play(task, NoisyExpertAgent(NoisyExpertConfig(p=1.0, seed=0)), jobs_for(task))
+    assert sorted(calls) == ["t3", "t4"]  # once per episode, however many steps used them
+    assert all(len(t.steps) > 1 and "dec" in t.actions for t in out.values())
