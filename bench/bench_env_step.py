@@ -5,7 +5,7 @@ The same gold action sequences run three ways in one process, one JVM each:
            all valid actions for the info dict)
   harness  our RolloutEngine, one env, an agent replaying the same actions: prompts, parsing,
            trajectories, everything but the model
-  raw      server.step + getScore + getCompleted only: the floor
+  raw      server.load + step + getScore + getCompleted only: the floor
 Target: harness >= 20x package, and within 10 % of raw.
 
     python bench/bench_env_step.py [--quick]
@@ -84,8 +84,7 @@ def run_scenario(title, plan, subtasks, task, sim, env, reps) -> None:
 
         def loop():
             for st in subtasks:
-                srv.load(st.data["task_type"], st.data["variation"], "easy", False)
-                srv.reset()
+                srv.load(st.data["task_type"], st.data["variation"], "easy", False)  # a fresh world: no reset()
                 srv.step("look around")
                 for a in plan[st.id]:
                     srv.step(a)

@@ -14,7 +14,7 @@ pytest.importorskip("scienceworld")
 
 from agents.scripted import ExpertAgent, ExpertConfig, NoisyExpertAgent, NoisyExpertConfig  # noqa: E402
 from tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
-from tasks.sciworld.task import baseline_task_types  # noqa: E402
+from tasks.sciworld.task import SciWorldEnv, baseline_task_types  # noqa: E402
 from conftest import SHARED  # noqa: E402
 
 
@@ -154,3 +154,23 @@ def test_ambiguous_request_options_may_come_in_another_order_on_replay():
     assert same(None, a, b) and same(None, a, a)
     assert not same(None, a, a.replace("kitchen", "bathroom"))
     assert not same(None, "You move to the kitchen.", "You move to the hallway.")
+
+
+def test_observations_match_the_packages_own_env_without_its_reset():
+    """We skip the package's reset() (it reloads the world); what the agent sees must not change."""
+    from scienceworld import ScienceWorldEnv
+    task = SciWorldTask(SciWorldConfig(task_types=["boil", "find-living-thing"], variations=1, max_steps=1000))
+    ours = play(task, ExpertAgent(ExpertConfig()), [EpisodeJob(subtask=st) for st in task.subtasks()])
+    env = ScienceWorldEnv("", envStepLimit=1000)
+    try:
+        for st in task.subtasks():
+            env.load(st.data["task_type"], st.data["variation"], "easy")
+            env.reset()
+            traj = ours[f"{st.id}#0"]
+            assert traj.success and len(traj.steps) > 5
+            for step in traj.steps:
+                obs, _, _, info = env.step(step.action)
+                assert SciWorldEnv.same_observation(None, obs, step.observation), (st.id, step.action)
+                assert info["score"] == step.score
+    finally:
+        env.close()
