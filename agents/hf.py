@@ -25,6 +25,8 @@ class HFConfig(AgentSpec):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     batch_size: int = Field(8, ge=1, description="episodes per generate call")
     max_context: int = Field(3072, ge=256, description="prompt tokens kept: the first message and the newest turns")
+    drop_turns: int = Field(4, ge=1, description="old turns are dropped this many at a time past max_context, so "
+                                                 "the kept prompt (and its KV cache) holds for several turns")
     threads: int | None = Field(None, ge=1, description="torch threads (default: all cores)")
     kv_cache: bool = Field(True, description="keep each episode's KV cache across turns and encode only the new "
                                               "tokens (episodes then generate one at a time); false: one batched "
@@ -70,14 +72,24 @@ class HFAgent(Agent):
         self.reused_tokens = 0  # prompt tokens served from a cache instead of re-encoded
 
     def _prompt_ids(self, messages: list[dict]) -> list[int]:
-        """Chat-template ids; drop the oldest turns (never the first message) past max_context."""
-        msgs = list(messages)
-        while True:
-            ids = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
-                                                     return_dict=False)
-            if len(ids) <= self.config.max_context or len(msgs) <= 3:
-                return list(ids)
-            del msgs[1:3]  # one old assistant/observation pair
+        """Chat-template ids within max_context: the first message and the newest turns.
+
+        Old assistant/observation pairs go in blocks of ``drop_turns``: dropping one per turn would
+        change the prompt right after the first message every turn and void the KV cache.
+        """
+        def ids_without(pairs: int) -> list[int]:
+            msgs = messages[:1] + messages[1 + 2 * pairs:]
+            return list(self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
+                                                           return_dict=False))
+        droppable = max(0, (len(messages) - 3) // 2)  # keep the first message and the newest turn
+        ids, pairs = ids_without(0), 0
+        while len(ids) > self.config.max_context and pairs < droppable:
+            pairs += 1
+            ids = ids_without(pairs)
+        if pairs % self.config.drop_turns:
+            pairs = min(droppable, pairs + self.config.drop_turns - pairs % self.config.drop_turns)
+            ids = ids_without(pairs)
+        return ids
 
     def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
         if self.config.kv_cache:

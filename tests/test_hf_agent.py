@@ -31,3 +31,22 @@ def test_kv_cache_reuse_matches_full_reencoding():
 def test_cut_after_action():
     assert cut_after_action("Thought: a\nAction: go north\nObservation: x") == "Thought: a\nAction: go north"
     assert cut_after_action("no action here\n") == "no action here"
+
+
+def test_past_max_context_old_turns_go_in_blocks_so_the_prompt_prefix_holds():
+    def prompts(drop_turns):
+        agent = HFAgent(HFConfig(model="tiny-random", max_context=1024, drop_turns=drop_turns))  # ~13 turns fit
+        return agent, [agent._prompt_ids(conversation(t)) for t in range(2, 40)]
+
+    agent, blocked = prompts(4)
+    assert len(agent._prompt_ids(conversation(39))) < len(agent.tokenizer.apply_chat_template(
+        conversation(39), add_generation_prompt=True, tokenize=True, return_dict=False))  # it did truncate
+    for p in blocked:
+        assert len(p) <= 1024
+        assert "boil water" in agent.tokenizer.decode(p)  # the task is never dropped
+
+    def broken(ps):  # turns whose prompt does not extend the previous one (the KV cache is lost)
+        return sum(not b[:len(a)] == a for a, b in zip(ps, ps[1:]))
+    _, one_by_one = prompts(1)
+    assert broken(one_by_one) >= 15
+    assert broken(blocked) <= broken(one_by_one) // 4 + 1
