@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick_mode, report, timed  # noqa: E402
+from common import interleaved, keep_envs_across_runs, quick_mode, report, timed  # noqa: E402
 
 from agents.scripted import NoisyExpertAgent, NoisyExpertConfig  # noqa: E402
 from harness import Agent, AgentReply, AgentSpec  # noqa: E402
@@ -73,27 +73,18 @@ def main() -> None:
 
     agent = Follower({t.subtask_id: t.actions for t in failed})
     engine = RolloutEngine(task, agent, num_envs=2)
-    envs = [engine._env(0), engine._env(1)]  # both modes run on the same warm JVMs
-    closers = [env.close for env in envs]
-    for env in envs:
-        env.close = lambda: None
+    close = keep_envs_across_runs(engine)  # both modes run on the same warm JVMs
+    engine._env(0), engine._env(1)
 
     def once(make) -> float:
-        engine._envs = list(envs)
         out, jobs = [], make()
         dt, _ = timed(lambda: engine.run(jobs, out.append))
         assert len(out) == len(jobs) and all(t.status == "ok" for t in out), [t.error for t in out if t.error]
         return dt
 
     modes = {"eef": eef_jobs, "rft_x6": rft_jobs}
-    for make in modes.values():
-        once(make)  # warm-up, untimed
-    raw = {name: [] for name in modes}
-    for _ in range(reps):  # interleaved, so a noisy spell hits both alike
-        for name, make in modes.items():
-            raw[name].append(once(make))
-    for close in closers:
-        close()
+    raw = interleaved({name: lambda make=make: once(make) for name, make in modes.items()}, reps)
+    close()
     rows, times = [], {}
     for name, xs in raw.items():
         times[name] = statistics.median(xs)

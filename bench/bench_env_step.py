@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick_mode, report, timed  # noqa: E402
+from common import interleaved, keep_envs_across_runs, quick_mode, report, timed  # noqa: E402
 
 from harness import Agent, AgentReply, AgentSpec  # noqa: E402
 from harness.react import format_reply  # noqa: E402
@@ -49,7 +48,6 @@ def main() -> None:
 
     # ours and raw share one JVM (same JIT state); the package starts its own
     ours = task.make_env()
-    close_ours, ours.close = ours.close, lambda: None  # the engine closes its envs after a run
     srv = ours.sim.server
     golds = {}  # gold paths, up to completion (the engine stops there too)
     for st in subtasks:
@@ -74,7 +72,7 @@ def main() -> None:
         for title, plan in scenarios.items():
             run_scenario(title, plan, subtasks, task, ours, pkg, reps)
     finally:
-        close_ours()
+        ours.close()
         pkg.close()
 
 
@@ -107,26 +105,17 @@ def run_scenario(title, plan, subtasks, task, ours, pkg, reps) -> None:
     # each episode stops where its plan ends (types are one variation each here)
     limited = SciWorldTask(task.config.model_copy(update={"max_steps": {st.category: len(plan[st.id]) for st in subtasks}}))
 
+    engine = RolloutEngine(limited, agent, num_envs=1)
+    engine._envs[0] = ours  # the JVM raw uses too
+    keep_envs_across_runs(engine)  # ours is closed by main
+
     def harness() -> float:
-        engine = RolloutEngine(limited, agent, num_envs=1)
-        engine._envs[0] = ours
-        out, last = [], [0.0]
-
-        def done(t):
-            out.append(t)
-            last[0] = time.perf_counter()
-        t0 = time.perf_counter()
-        engine.run([EpisodeJob(subtask=st) for st in subtasks], done)
+        out = []
+        dt, _ = timed(lambda: engine.run([EpisodeJob(subtask=st) for st in subtasks], out.append))
         assert sum(len(t.steps) for t in out) == n_steps
-        return last[0] - t0
+        return dt
 
-    loops = {"raw": raw, "harness": harness, "package": package}
-    for fn in loops.values():
-        fn()  # warm-up, untimed: each JVM's JIT compiles the hot paths on first use
-    times = {name: [] for name in loops}
-    for _ in range(reps):  # interleaved, so a noisy spell hits every loop alike
-        for name, fn in loops.items():
-            times[name].append(fn())
+    times = interleaved({"raw": raw, "harness": harness, "package": package}, reps)
     rows, rates = [], {}
     for name, xs in times.items():
         med = statistics.median(xs)

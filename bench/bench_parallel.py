@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick_mode, median_of, report, timed  # noqa: E402
+from common import keep_envs_across_runs, quick_mode, median_of, report, timed  # noqa: E402
 
 from agents.scripted import ExpertAgent, ExpertConfig  # noqa: E402
 from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
@@ -40,13 +40,10 @@ def main() -> None:
     rows, cold, warm, rss = [], {}, {}, []
     for workers in (1, 2, 4):
         engine = RolloutEngine(task, agent, num_envs=workers)
+        close = keep_envs_across_runs(engine)
         envs = [engine._env(i) for i in range(workers)]  # JVM start-up is not rollout work
-        closers = [env.close for env in envs]
-        for env in envs:
-            env.close = lambda: None  # kept across runs; closed below
 
         def once() -> float:
-            engine._envs = list(envs)
             out = []
             dt, _ = timed(lambda: engine.run([EpisodeJob(subtask=st) for st in subtasks], out.append))
             assert len(out) == len(subtasks) and all(t.success for t in out)
@@ -57,8 +54,7 @@ def main() -> None:
             once()
         med, xs = median_of(reps, once)
         rss += [rss_mb(env.sim.pid) for env in envs]
-        for close in closers:
-            close()
+        close()
         cold[workers], warm[workers] = len(subtasks) / first, len(subtasks) / med
         rows.append({"workers": workers, "episodes": len(subtasks), "cold_s": round(first, 2), "warm_median_s": med,
                      "warm_episodes_per_s": warm[workers], "warm_raw_s": [round(x, 2) for x in xs]})

@@ -19,6 +19,26 @@ def median_of(reps: int, fn: Callable[[], float]) -> tuple[float, list[float]]:
     return statistics.median(xs), xs
 
 
+def interleaved(loops: dict[str, Callable[[], float]], reps: int) -> dict[str, list[float]]:
+    """Each loop once untimed (JIT warm-up), then ``reps`` rounds of all of them in turn, so a noisy
+    spell of the machine hits every loop alike. Returns each loop's timings."""
+    for fn in loops.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(reps):
+        for name, fn in loops.items():
+            times[name].append(fn())
+    return times
+
+
+def keep_envs_across_runs(engine) -> Callable[[], None]:
+    """A RolloutEngine closes its envs after each run; keep them, so every repetition meets the same
+    warm JVMs. Returns the engine's real close, to call at the end."""
+    close = engine.close
+    engine.close = lambda: None
+    return close
+
+
 def report(name: str, rows: list[dict], ratios: dict[str, float], targets: dict[str, str] | None = None) -> None:
     print(f"\n== {name} ==")
     for r in rows:
