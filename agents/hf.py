@@ -84,10 +84,7 @@ class HFAgent(Agent):
         droppable = max(0, (len(messages) - 3) // 2)  # keep the first message and the newest turn
         ids, pairs = ids_without(0), 0
         while len(ids) > self.config.max_context and pairs < droppable:
-            pairs += 1
-            ids = ids_without(pairs)
-        if pairs % self.config.drop_turns:
-            pairs = min(droppable, pairs + self.config.drop_turns - pairs % self.config.drop_turns)
+            pairs = min(droppable, pairs + self.config.drop_turns)
             ids = ids_without(pairs)
         return ids
 

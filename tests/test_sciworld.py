@@ -145,7 +145,6 @@ def test_harness_run_default_spec_end_to_end(tmp_path):
 
 def test_ambiguous_request_options_may_come_in_another_order_on_replay():
     """ScienceWorld lists the candidates of an ambiguous action in a run-dependent order."""
-    from tasks.sciworld.task import SciWorldEnv
     a = ("Ambiguous request: Please enter the number for the action you intended (or blank to cancel):\n"
          "0:\tgo to door to hallway\n1:\tgo to door to kitchen")
     b = ("Ambiguous request: Please enter the number for the action you intended (or blank to cancel):\n"
