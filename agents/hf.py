@@ -121,7 +121,7 @@ class HFAgent(Agent):
         input_ids = torch.tensor([ids], device=self.config.device)
         with torch.inference_mode():
             gen = self.model.generate(
-                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), past_key_values=cache,
+                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), cache=cache,
                 **self._sampling(), stopping_criteria=[_ActionLineStop(self.tokenizer, len(ids))])
         new = gen[0, len(ids):].tolist()
         self._kv[req.episode_id] = (ids + new, cache)

@@ -24,6 +24,8 @@ def test_kv_cache_reuse_matches_full_reencoding():
         b = plain.act([AgentRequest(episode_id="e#0", messages=msgs, seed=0, step=turns)])[0]
         assert a.text == b.text and a.usage == b.usage
     assert cached.reused_tokens > 0  # later turns were served from the cache
+    ids, cache = cached._kv["e#0"]
+    assert cache.get_seq_length() == len(ids) - 1  # generate filled the kept cache (the last token is never fed)
     cached.episode_done("e#0")
     assert "e#0" not in cached._kv
 
