@@ -2,7 +2,9 @@
 and 100x the episodes. Memory must stay flat (run stores are streamed), time linear.
 
 `harness run`: the toy counter task (tests/plugin_pkg) with its scripted agent, so the figure is the
-harness alone. `harness leaderboard`: synthesized run stores of ScienceWorld-sized trajectories.
+harness alone. `harness leaderboard`: synthesized run stores of ScienceWorld-sized trajectories on a
+fixed panel of subtasks (the table has a row per subtask, so it grows with subtasks, not episodes);
+episodes grow through samples, and 1 % of them were retried after an error (a superseded record).
 
     python bench/bench_scaling.py [--quick]
 """
@@ -34,7 +36,7 @@ def measure(cmd: list[str], env: dict) -> tuple[float, float]:
     return seconds, rss
 
 
-def synth_run(path: Path, n: int) -> None:
+def synth_run(path: Path, n: int, n_subtasks: int) -> None:
     from harness.trajectory import Message, Step, Trajectory
     path.mkdir(parents=True)
     (path / "spec.yaml").write_text("task: {name: sciworld}\nagent: {name: hf, model: smollm2}\nrun: {}\n")
@@ -42,13 +44,16 @@ def synth_run(path: Path, n: int) -> None:
     obs = "This room is called the kitchen. In it, you see: a stove, a sink, a table. " * 4
     with open(path / "episodes.jsonl", "w") as fh:
         for i in range(n):
+            sub = i % n_subtasks
             steps = [Step(action="look around", observation=obs, score=float(i % 3)) for _ in range(15)]
             msgs = [Message(role="user", content="task " * 100)] + [
                 m for _ in range(15) for m in (Message(role="assistant", content="Thought: x\nAction: look around"),
                                                Message(role="user", content=obs))]
-            t = Trajectory(id=f"type{i % 24}:{i}#0", task="sciworld", subtask_id=f"type{i % 24}:{i}",
-                           category=f"type{i % 24}", messages=msgs, prompt_len=1, steps=steps,
-                           success=i % 3 == 0, score=100.0 if i % 3 == 0 else 20.0)
+            t = Trajectory(id=f"type{sub % 24}:{sub}#{i // n_subtasks}", task="sciworld",
+                           subtask_id=f"type{sub % 24}:{sub}", category=f"type{sub % 24}", messages=msgs,
+                           prompt_len=1, steps=steps, success=i % 3 == 0, score=100.0 if i % 3 == 0 else 20.0)
+            if i % 100 == 7:
+                fh.write(t.model_copy(update={"status": "error", "error": "env crashed"}).model_dump_json() + "\n")
             fh.write(t.model_dump_json() + "\n")
 
 
@@ -71,7 +76,7 @@ def main() -> None:
                         "run": {"samples": n, "num_envs": 8, "progress": False, "out_dir": str(d), "name": f"r{n}"}}))
                     cmd = [sys.executable, "-m", "harness.cli", "run", str(spec)]
                 else:
-                    synth_run(d / f"lb{n}", n)
+                    synth_run(d / f"lb{n}", n, n_subtasks=base)
                     cmd = [sys.executable, "-m", "harness.cli", "leaderboard", str(d / f"lb{n}"), "--format", "json"]
                 seconds, rss = measure(cmd, env)
                 figures[mult] = (seconds, rss)

@@ -109,7 +109,7 @@ def show(run_dir: Path, episodes: bool):
     store = RunStore.open(run_dir)
     summary = store.summary()
     if summary is None:  # still running or killed before its summary: compute from the episodes
-        summary = summarize(store.briefs().values())
+        summary = summarize(store.iter_latest_briefs())
         summary["complete"] = False
     spec = store.spec_dict()
     meta = store.meta

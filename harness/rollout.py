@@ -77,15 +77,21 @@ class RolloutEngine:
     # ------------------------------------------------------------ public
 
     def run(self, jobs: Iterable[EpisodeJob], on_episode: Callable[[Trajectory], None]) -> None:
-        pending = deque(jobs)
+        todo = iter(jobs)  # taken one at a time: a large run never holds its job list
+        retries: deque[EpisodeJob] = deque()  # episodes put back after an env error go first
         free = list(range(self.num_envs - 1, -1, -1))
         busy: dict[Future, tuple[int, EpisodeJob | _Live]] = {}  # env work in flight: a start or a step
         pool = ThreadPoolExecutor(self.num_envs, thread_name_prefix="env")
         try:
-            while pending or busy:
-                while free and pending:
-                    slot, job = free.pop(), pending.popleft()
+            while True:
+                while free:
+                    job = retries.popleft() if retries else next(todo, None)
+                    if job is None:
+                        break
+                    slot = free.pop()
                     busy[pool.submit(self._start, slot, job)] = (slot, job)
+                if not busy:
+                    break
                 ready = []
                 for f in self._wait(busy):
                     slot, work = busy.pop(f)
@@ -94,7 +100,7 @@ class RolloutEngine:
                         free.append(slot)
                         if isinstance(work, _Live):
                             self.agent.episode_done(job.episode_id)
-                        self._failed(job, slot, f.exception(), pending, on_episode)
+                        self._failed(job, slot, f.exception(), retries, on_episode)
                         continue
                     ep = work if isinstance(work, _Live) else f.result()
                     if self._finished(ep):
@@ -217,7 +223,7 @@ class RolloutEngine:
         self.agent.episode_done(ep.job.episode_id)
         on_episode(ep.traj)
 
-    def _failed(self, job: EpisodeJob, slot: int, exc: BaseException, pending, on_episode) -> None:
+    def _failed(self, job: EpisodeJob, slot: int, exc: BaseException, retries: deque, on_episode) -> None:
         """An env error: restart the env; retry the episode (bounded), then record it as errored."""
         env = self._envs[slot]
         self._envs[slot] = None
@@ -232,7 +238,7 @@ class RolloutEngine:
             log.warning("episode %s: environment error (%s); retrying on a fresh env", job.episode_id, exc)
             job.attempt += 1
             job.env_errors.append(f"{type(exc).__name__}: {exc}")
-            pending.appendleft(job)
+            retries.append(job)
             return
         traj = Trajectory(id=job.episode_id, task=self.task.registered_name, subtask_id=job.subtask.id,
                           category=job.subtask.category, sample=job.sample, agent=self.agent.registered_name,

@@ -5,7 +5,7 @@ import logging
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -30,14 +30,13 @@ def build_agent(spec: RunSpec):
     return registry.lookup("agent", spec.agent.name)(spec.agent)
 
 
-def plan_jobs(spec: RunSpec, subtasks: list[Subtask]) -> list[EpisodeJob]:
-    jobs = []
+def plan_jobs(spec: RunSpec, subtasks: list[Subtask]) -> Iterator[EpisodeJob]:
+    """Every subtask x samples, made as the engine asks for them (a large run holds no job list)."""
     for st in subtasks:
         for i in range(spec.run.samples):
             job = EpisodeJob(subtask=st, sample=i)
             job.seed = episode_seed(spec.run.seed, job.episode_id)
-            jobs.append(job)
-    return jobs
+            yield job
 
 
 def spec_from_store(path: Path) -> RunSpec:
@@ -70,11 +69,13 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
             subtasks = task.subtasks()
             if not subtasks:
                 raise SpecError(f"task {spec.task.name!r}: the spec selects no subtasks; widen the selection")
-            jobs = plan_jobs(spec, subtasks)
+            todo: Iterable[EpisodeJob] = plan_jobs(spec, subtasks)
+            expected = len(subtasks) * spec.run.samples
             identity = spec.identity_hash()
         else:
+            todo, expected = jobs, len(jobs)
             identity = spec_hash({"spec": spec.identity_hash(), "jobs": sorted(j.episode_id for j in jobs)})
-        expected = len(jobs)
+        remaining = expected
         if resume is None and run_dir is not None and (Path(run_dir) / "meta.json").is_file():
             resume = Path(run_dir)  # a stage of an experiment finishes its own run directory
         if resume is not None:
@@ -88,16 +89,17 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
             if dropped:
                 console.print(f"[yellow]{resume}/episodes.jsonl: cut a torn last record ({dropped} bytes); "
                               "that episode runs again[/]")
-            done = store.finished_keys()
-            jobs = [j for j in jobs if j.episode_id not in done]
+            done = store.finished_keys()  # ids of the plan (the identity hash matched)
+            todo = (j for j in todo if j.episode_id not in done)
+            remaining = expected - len(done)
         else:
             path = Path(run_dir) if run_dir is not None else default_run_dir(spec)
             registry.lookup("agent", spec.agent.name)  # fail on a bad agent name before writing
             store = RunStore.create(path, spec.resolved_dict(), identity)
         try:
-            _play(spec, task, store, jobs, console, on_episode)
+            _play(spec, task, store, todo, remaining, console, on_episode)
         finally:
-            summary = summarize(store.briefs().values(), expected=expected)
+            summary = summarize(store.iter_latest_briefs(), expected=expected)
             store.write_summary(summary)
             store.close()
         return store
@@ -106,24 +108,24 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
             task.close()
 
 
-def _play(spec: RunSpec, task: Task, store: RunStore, jobs: list[EpisodeJob], console: Console,
+def _play(spec: RunSpec, task: Task, store: RunStore, jobs: Iterable[EpisodeJob], count: int, console: Console,
           on_episode: Callable[[Trajectory], None] | None) -> None:
-    if not jobs:
+    if count <= 0:
         console.print(f"{store.path}: every episode is already finished")
         return
     if spec.run.executor == "ray":
         from .distributed import run_on_ray
-        run_on_ray(spec, jobs, store.append, console)
+        run_on_ray(spec, list(jobs), store.append, console)
         return
     agent = build_agent(spec)
-    engine = RolloutEngine(task, agent, num_envs=min(spec.run.num_envs, len(jobs)),
+    engine = RolloutEngine(task, agent, num_envs=min(spec.run.num_envs, count),
                            max_steps=spec.run.max_steps, env_retries=spec.run.env_retries)
     counts = {"ok": 0, "won": 0, "err": 0}
     t0 = time.monotonic()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, disable=not spec.run.progress, transient=False) as progress:
-        bar = progress.add_task(f"{spec.task.name} / {spec.agent.name}", total=len(jobs), stats="")
+        bar = progress.add_task(f"{spec.task.name} / {spec.agent.name}", total=count, stats="")
 
         def record(traj: Trajectory) -> None:
             store.append(traj)
@@ -137,4 +139,4 @@ def _play(spec: RunSpec, task: Task, store: RunStore, jobs: list[EpisodeJob], co
             engine.run(jobs, record)
         finally:
             agent.close()
-    log.info("played %d episodes in %.1fs", len(jobs), time.monotonic() - t0)
+    log.info("played %d episodes in %.1fs", counts["ok"] + counts["err"], time.monotonic() - t0)

@@ -12,32 +12,49 @@ cut off on resume, and said so.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import platform
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import yaml
+from pydantic import BaseModel, ConfigDict
 
 from .errors import RunStoreError
 from .trajectory import Trajectory, Usage
 
-@dataclass(frozen=True)
-class EpisodeBrief:
-    """The fields of a trajectory that summaries read (see ``harness.summary.summarize``)."""
+R = TypeVar("R", bound=BaseModel)
+
+class EpisodeBrief(BaseModel):
+    """The fields of a record that summaries and leaderboards read; parsing skips the rest."""
+    model_config = ConfigDict(frozen=True)  # other fields of the record are ignored, not kept
+
     id: str
+    task: str
     subtask_id: str
     category: str
     status: str
     success: bool
     score: float
     usage: Usage
+
+    @property
+    def key(self) -> str:
+        return self.id  # as Trajectory.key
+
+
+class _Key(BaseModel):
+    id: str
+
+
+def _digest(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
 
 
 SPEC_FILE = "spec.yaml"
@@ -144,6 +161,9 @@ class RunStore:
 
     def iter_episodes(self) -> Iterator[Trajectory]:
         """Every stored record, in write order (a retried episode appears more than once)."""
+        return self._records(Trajectory)
+
+    def _records(self, model: type[R]) -> Iterator[R]:
         with open(self.path / EPISODES_FILE, "rb") as fh:
             for lineno, line in enumerate(fh, 1):
                 if not line.endswith(b"\n"):
@@ -151,7 +171,7 @@ class RunStore:
                 line = line.strip()
                 if line:
                     try:
-                        yield Trajectory.model_validate_json(line)
+                        yield model.model_validate_json(line)
                     except ValueError as exc:
                         raise RunStoreError(f"{self.path / EPISODES_FILE}:{lineno}: corrupt record: {exc}") from exc
 
@@ -162,15 +182,30 @@ class RunStore:
             out[t.key] = t
         return out
 
-    def briefs(self) -> dict[str, "EpisodeBrief"]:
-        """Like ``latest`` but keeps only what summaries need: memory stays flat for large runs."""
-        out: dict[str, EpisodeBrief] = {}
-        for t in self.iter_episodes():
-            out[t.key] = EpisodeBrief(t.id, t.subtask_id, t.category, t.status, t.success, t.score, t.usage)
-        return out
+    def iter_latest_briefs(self) -> Iterator[EpisodeBrief]:
+        """The brief of each episode's last record, streamed (as ``latest`` but without a dict of records).
+
+        A first pass finds the records that a later one supersedes, keeping one 64-bit digest per
+        episode; records appended after that pass are not read (a snapshot of a live run).
+        """
+        seen: set[int] = set()
+        last_of_repeated: dict[int, int] = {}  # digest -> index of its last record, for repeated episodes only
+        count = 0
+        for count, rec in enumerate(self._records(_Key), 1):
+            d = _digest(rec.id)
+            if d in seen:
+                last_of_repeated[d] = count - 1
+            seen.add(d)
+        del seen
+        for i, brief in enumerate(self._records(EpisodeBrief)):
+            if i == count:
+                break
+            last = last_of_repeated.get(_digest(brief.key)) if last_of_repeated else None
+            if last is None or last == i:
+                yield brief
 
     def finished_keys(self) -> set[str]:
-        return {k for k, b in self.briefs().items() if b.status == "ok"}
+        return {b.key for b in self.iter_latest_briefs() if b.status == "ok"}
 
     def append(self, traj: Trajectory) -> None:
         if self._fh is None:

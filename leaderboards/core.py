@@ -158,25 +158,18 @@ def load_run(path: str | Path) -> Run:
     """Stream one run directory into per-subtask counters (only the latest record of an episode counts)."""
     store = RunStore.open(Path(path))
     spec = store.spec_dict() or {}
-    # one shared (task, subtask, category) tuple per subtask, so an episode costs a few pointers
-    idents: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-    # episode (Trajectory.key, as in RunStore.latest) -> (ident, ok, success, score) of its latest record
-    latest: dict[object, tuple[tuple[str, str, str], bool, bool, float]] = {}
-    for t in store.iter_episodes():
-        ident = idents.setdefault((t.task, t.subtask_id, t.category), (t.task, t.subtask_id, t.category))
-        latest[t.key] = (ident, t.status == "ok", t.success, t.score)
     subtasks: dict[SubtaskKey, SubtaskResult] = {}
     errors = 0
-    for (task, subtask_id, category), ok, success, score in latest.values():
-        if not ok:
+    for b in store.iter_latest_briefs():
+        if b.status != "ok":
             errors += 1
             continue
-        r = subtasks.get((task, subtask_id))
+        r = subtasks.get((b.task, b.subtask_id))
         if r is None:
-            r = subtasks[(task, subtask_id)] = SubtaskResult(task, subtask_id, category)
+            r = subtasks[(b.task, b.subtask_id)] = SubtaskResult(b.task, b.subtask_id, b.category)
         r.episodes += 1
-        r.successes += int(success)
-        r.score_sum += score
+        r.successes += int(b.success)
+        r.score_sum += b.score
     summary = store.summary()
     return Run(path=Path(path), label=default_label(Path(path), spec),
                task=str((spec.get("task") or {}).get("name", "?")),

@@ -201,3 +201,21 @@ def test_callable_distractors_are_computed_once_and_only_for_experts_that_use_th
     out = play(task, NoisyExpertAgent(NoisyExpertConfig(p=1.0, seed=0)), jobs_for(task))
     assert sorted(calls) == ["t3", "t4"]  # once per episode, however many steps used them
     assert all(len(t.steps) > 1 and "dec" in t.actions for t in out.values())
+
+
+def test_jobs_are_taken_as_slots_free_up_not_all_at_once():
+    """A run of many episodes must not hold its job list: the engine pulls jobs from an iterator."""
+    task = CounterTask(CounterConfig(targets=[2]))
+    taken, out = [], []
+
+    def jobs():
+        for i in range(50):
+            taken.append(i)
+            yield EpisodeJob(subtask=task.subtasks()[0], sample=i)
+
+    def record(t):
+        out.append((len(taken), t))
+
+    RolloutEngine(task, CountingAgent(CountingConfig()), num_envs=2).run(jobs(), record)
+    assert len(out) == 50 and all(t.success for _, t in out)
+    assert out[0][0] <= 3  # when the first episode ended, at most one job beyond the two slots was made

@@ -144,3 +144,22 @@ def test_repair_keeps_exactly_the_complete_lines(trajs, data):
         store.append(extra)
         store.close()
         assert store.latest() == {**expected, extra.key: extra}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trajs=st.lists(trajectories(ids=st.sampled_from(["a#0", "a#1", "b#0", "ü#0"])), max_size=8))
+def test_streamed_briefs_are_the_latest_record_of_each_episode(trajs):
+    """`iter_latest_briefs` (what summaries and leaderboards read) agrees with `latest`."""
+    with tempfile.TemporaryDirectory() as d:
+        store = RunStore(Path(d))
+        (Path(d) / EPISODES_FILE).touch()
+        for t in trajs:
+            store.append(t)
+        store.close()
+        latest = store.latest()
+        briefs = list(store.iter_latest_briefs())
+        assert sorted(b.key for b in briefs) == sorted(latest)  # one brief per episode
+        for b in briefs:
+            t = latest[b.key]
+            assert (b.task, b.subtask_id, b.category, b.status, b.success, b.score, b.usage) == \
+                (t.task, t.subtask_id, t.category, t.status, t.success, t.score, t.usage)
