@@ -5,7 +5,10 @@ trainable tokens are identical), same model, LoRA settings, batch size and numbe
 trainer runs in its own process so peak memory (ru_maxrss) is its own. Ours groups batches by
 length (less padding); TRL's default samples at random. Target: ours >= 1.0x TRL in tokens/s.
 
-    python bench/bench_training.py [--quick]      (--quick: the tiny random model)
+Gradient checkpointing trades compute for memory and the two defaults differ (TRL's SFTConfig: on;
+ours: off), so both trainers run with it off and with it on: a pair compares like with like.
+
+    python bench/bench_training.py [--quick]      (--quick: the tiny random model, one repetition)
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def trajectories(n: int, seed: int = 0):
     return out
 
 
-def run_one(which: str, model: str, steps: int, out: Path) -> None:
+def run_one(which: str, model: str, steps: int, out: Path, checkpointing: bool = False) -> None:
     """In a fresh process: train `steps` optimizer steps with one trainer, write the figures."""
     import torch
     from transformers import AutoTokenizer
@@ -50,7 +53,8 @@ def run_one(which: str, model: str, steps: int, out: Path) -> None:
 
     trajs = trajectories(64)
     opts = TrainOptions(model=model, lora=LoraOptions(), batch_size=4, max_steps=steps, max_len=1024,
-                        save_steps=10_000, lr=1e-4)
+                        save_steps=10_000, lr=1e-4,
+                        gradient_checkpointing=checkpointing)
     path = resolve_model(model)
     tok = AutoTokenizer.from_pretrained(path)
     examples, stats = encode_all(trajs, tok, opts.max_len)
@@ -71,6 +75,7 @@ def run_one(which: str, model: str, steps: int, out: Path) -> None:
             cfg = SFTConfig(output_dir=d, per_device_train_batch_size=opts.batch_size, max_steps=steps,
                             learning_rate=opts.lr, bf16=False, use_cpu=True, report_to=[], save_strategy="no",
                             logging_steps=1, max_length=opts.max_len, seed=0, dataloader_num_workers=0,
+                            gradient_checkpointing=checkpointing,
                             disable_tqdm=True)
             trainer = SFTTrainer(model=model_obj, args=cfg, train_dataset=ds, processing_class=tok,
                                  peft_config=LoraConfig(r=lo.r, lora_alpha=lo.alpha, lora_dropout=lo.dropout,
@@ -79,7 +84,7 @@ def run_one(which: str, model: str, steps: int, out: Path) -> None:
             trainer.train()
             seconds, steps_done = time.perf_counter() - t0, trainer.state.global_step
     tokens_per_step = stats["tokens"] / len(examples) * opts.batch_size  # the same data for both
-    out.write_text(json.dumps({"trainer": which, "steps": steps_done, "seconds": seconds,
+    out.write_text(json.dumps({"trainer": which, "checkpointing": checkpointing, "steps": steps_done, "seconds": seconds,
                                "tokens_per_s": tokens_per_step * steps_done / seconds,
                                "trainable_tokens": stats["trainable_tokens"],
                                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -88,28 +93,34 @@ def run_one(which: str, model: str, steps: int, out: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--child", nargs=3, metavar=("WHICH", "MODEL", "STEPS"))
+    ap.add_argument("--child", nargs=4, metavar=("WHICH", "MODEL", "STEPS", "CHECKPOINTING"))
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.child:
-        which, model, steps = args.child
-        run_one(which, model, int(steps), Path(args.out))
+        which, model, steps, checkpointing = args.child
+        run_one(which, model, int(steps), Path(args.out), checkpointing == "1")
         return
-    model, steps, reps = ("tiny-random", 8, 1) if args.quick else ("smollm2", 8, 2)
-    rows = []
+    model, steps = ("tiny-random", 8) if args.quick else ("smollm2", 4)
+    # (checkpointing, repetitions): the pair without it (our default) is the main figure
+    runs = [(False, 1), (True, 1)] if args.quick else [(False, 2), (True, 1)]
+    rows, ratios = [], {}
     with tempfile.TemporaryDirectory() as d:
-        for rep in range(reps):
-            for which in ("ours", "trl"):
-                f = Path(d) / f"{which}{rep}.json"
-                subprocess.run([sys.executable, __file__, "--child", which, model, str(steps), "--out", str(f)],
-                               check=True)
-                rows.append(json.loads(f.read_text()))
-    best = {w: statistics.median(r["tokens_per_s"] for r in rows if r["trainer"] == w) for w in ("ours", "trl")}
-    mem = {w: max(r["peak_rss_mb"] for r in rows if r["trainer"] == w) for w in ("ours", "trl")}
-    report(f"training throughput (LoRA r=16, {model}, batch 4, {steps} steps)", rows,
-           {"ours/trl tokens_per_s": best["ours"] / best["trl"], "ours/trl peak_rss": mem["ours"] / mem["trl"]},
-           {"ours/trl tokens_per_s": ">= 1.0"})
-
+        for checkpointing, reps in runs:
+            pair = []
+            for rep in range(reps):
+                for which in ("ours", "trl"):
+                    f = Path(d) / f"{which}{rep}{int(checkpointing)}.json"
+                    subprocess.run([sys.executable, __file__, "--child", which, model, str(steps),
+                                    str(int(checkpointing)), "--out", str(f)], check=True)
+                    pair.append(json.loads(f.read_text()))
+            speed = {w: statistics.median(r["tokens_per_s"] for r in pair if r["trainer"] == w) for w in ("ours", "trl")}
+            mem = {w: max(r["peak_rss_mb"] for r in pair if r["trainer"] == w) for w in ("ours", "trl")}
+            label = "with" if checkpointing else "without"
+            ratios[f"ours/trl tokens_per_s, {label} checkpointing"] = speed["ours"] / speed["trl"]
+            ratios[f"ours/trl peak_rss, {label} checkpointing"] = mem["ours"] / mem["trl"]
+            rows += pair
+    report(f"training throughput (LoRA r=16, {model}, batch 4, {steps} steps)", rows, ratios,
+           {k: ">= 1.0" for k in ratios if "tokens_per_s" in k})
 
 if __name__ == "__main__":
     main()
