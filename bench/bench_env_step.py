@@ -1,10 +1,13 @@
 """ScienceWorld stepping: the harness vs the package's own `env.step` loop vs raw server calls.
 
-The same action sequences run three ways in one process, interleaved; ours and raw share a JVM:
+The same action sequences run four ways in one process, interleaved; ours and raw share a JVM:
   package  ScienceWorldEnv.load/reset/step: what published baselines do (every step recomputes
            all valid actions for the info dict)
   harness  our RolloutEngine, one env, an agent replaying the same actions: prompts, parsing,
-           trajectories, everything but the model
+           trajectories, everything but the model. Like our scripted and replay agents it is
+           unbatched, so each episode plays in its env's thread
+  harness (batched)  the same through the path of model agents: a hand-off between the env
+           thread and the batching main thread at every step
   raw      server.load + step + getScore + getCompleted only: the floor
 Target: harness >= 20x package, and within 10 % of raw.
 
@@ -26,6 +29,7 @@ from tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
 
 class FixedActions(Agent):
     """Replies with a fixed action list per subtask (no oracle: the env loads as for any model)."""
+    batched = False
 
     def __init__(self, actions: dict[str, list[str]]):
         super().__init__(AgentSpec(name="fixed"))
@@ -101,21 +105,25 @@ def run_scenario(title, plan, subtasks, task, ours, pkg, reps) -> None:
                     pkg.step(a)
         return timed(loop)[0]
 
-    agent = FixedActions(plan)
     # each episode stops where its plan ends (types are one variation each here)
     limited = SciWorldTask(task.config.model_copy(update={"max_steps": {st.category: len(plan[st.id]) for st in subtasks}}))
 
-    engine = RolloutEngine(limited, agent, num_envs=1)
-    engine._envs[0] = ours  # the JVM raw uses too
-    keep_envs_across_runs(engine)  # ours is closed by main
+    def harness(agent: Agent):
+        engine = RolloutEngine(limited, agent, num_envs=1)
+        engine._envs[0] = ours  # the JVM raw uses too
+        keep_envs_across_runs(engine)  # ours is closed by main
 
-    def harness() -> float:
-        out = []
-        dt, _ = timed(lambda: engine.run([EpisodeJob(subtask=st) for st in subtasks], out.append))
-        assert sum(len(t.steps) for t in out) == n_steps
-        return dt
+        def loop() -> float:
+            out = []
+            dt, _ = timed(lambda: engine.run([EpisodeJob(subtask=st) for st in subtasks], out.append))
+            assert sum(len(t.steps) for t in out) == n_steps
+            return dt
+        return loop
 
-    times = interleaved({"raw": raw, "harness": harness, "package": package}, reps)
+    batched = FixedActions(plan)
+    batched.batched = True
+    times = interleaved({"raw": raw, "harness": harness(FixedActions(plan)), "harness (batched)": harness(batched),
+                         "package": package}, reps)
     rows, rates = [], {}
     for name, xs in times.items():
         med = statistics.median(xs)
@@ -124,6 +132,7 @@ def run_scenario(title, plan, subtasks, task, ours, pkg, reps) -> None:
                      "raw_s": [round(x, 3) for x in xs]})
     report(f"env stepping (ScienceWorld, {title})", rows,
            {"harness/package": rates["harness"] / rates["package"], "harness/raw": rates["harness"] / rates["raw"],
+            "harness (batched)/raw": rates["harness (batched)"] / rates["raw"],
             "raw/package (the most any loop can gain)": rates["raw"] / rates["package"]},
            {"harness/package": ">= 20", "harness/raw": ">= 0.90"})
 

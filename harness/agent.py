@@ -31,8 +31,9 @@ class Agent:
     Config: ClassVar[type[AgentSpec]] = AgentSpec
     registered_name: ClassVar[str] = ""
     needs_oracle: ClassVar[bool] = False
-    # True: one act() call for all live episodes pays (models). False: the engine answers each
-    # episode as soon as its env has stepped, never waiting for the others (scripted agents).
+    # True: one act() call for all live episodes pays (models). False: each episode is played whole
+    # in its env's thread, never waiting for the others (scripted agents); act() then gets one
+    # request at a time from several threads, so keep per-episode state keyed by episode id.
     batched: ClassVar[bool] = True
     source: ClassVar[str] = "self"  # lineage of the trajectories it produces
 

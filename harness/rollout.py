@@ -5,11 +5,14 @@ engine gathers the conversations of all live episodes, asks the agent for all th
 one call (what lets vLLM or batched transformers generation pay off), then steps the environments
 in a thread pool (ScienceWorld's JVM does the work, so threads run in parallel). Starting an
 episode (reset, prefix replay) runs in the background: live episodes keep stepping meanwhile.
+An agent that gains nothing from batches (``Agent.batched = False``: scripted experts, replays)
+plays each episode whole in its env's thread, with no hand-off to the main thread per step.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -45,6 +48,10 @@ class EpisodeJob:
             self.episode_id = f"{self.subtask.id}#{self.sample}"
 
 
+class _AgentRaised(Exception):
+    """Carries an exception of the agent out of an env thread (it is not an env error: no retry)."""
+
+
 class ReplayDiverged(RuntimeError):
     """Replaying a stored prefix gave other observations than were stored."""
 
@@ -57,10 +64,15 @@ class _Live:
     max_steps: int
     oracle: Oracle | None
     t0: float = field(default_factory=time.monotonic)
+    _chat: list[dict[str, str]] = field(default_factory=list)  # traj.messages as role/content dicts
 
     @property
     def chat(self) -> list[dict[str, str]]:
-        return [{"role": m.role, "content": m.content} for m in self.traj.messages]
+        """The conversation for the agent; only messages new since the last turn are converted
+        (messages are only ever appended), so a long episode does not pay O(length) per step."""
+        for m in self.traj.messages[len(self._chat):]:
+            self._chat.append({"role": m.role, "content": m.content})
+        return list(self._chat)  # the agent's own list: nothing it does reaches the next turn's
 
 
 class RolloutEngine:
@@ -72,11 +84,13 @@ class RolloutEngine:
         self.max_steps_override = max_steps
         self.env_retries = env_retries
         self._envs: list[Env | None] = [None] * num_envs
+        self._stop = threading.Event()
         self.env_restarts = 0
 
     # ------------------------------------------------------------ public
 
     def run(self, jobs: Iterable[EpisodeJob], on_episode: Callable[[Trajectory], None]) -> None:
+        self._stop.clear()
         todo = iter(jobs)  # taken one at a time: a large run never holds its job list
         retries: deque[EpisodeJob] = deque()  # episodes put back after an env error go first
         free = list(range(self.num_envs - 1, -1, -1))
@@ -89,18 +103,22 @@ class RolloutEngine:
                     if job is None:
                         break
                     slot = free.pop()
-                    busy[pool.submit(self._start, slot, job)] = (slot, job)
+                    play = self._start if self.agent.batched else self._play_alone
+                    busy[pool.submit(play, slot, job)] = (slot, job)
                 if not busy:
                     break
                 ready = []
                 for f in self._wait(busy):
                     slot, work = busy.pop(f)
                     job = work.job if isinstance(work, _Live) else work
-                    if f.exception() is not None:
+                    exc = f.exception()
+                    if isinstance(exc, _AgentRaised):
+                        raise exc.__cause__  # an agent bug ends the run, as from a batched call
+                    if exc is not None:
                         free.append(slot)
-                        if isinstance(work, _Live):
+                        if isinstance(work, _Live) or not self.agent.batched:
                             self.agent.episode_done(job.episode_id)
-                        self._failed(job, slot, f.exception(), retries, on_episode)
+                        self._failed(job, slot, exc, retries, on_episode)
                         continue
                     ep = work if isinstance(work, _Live) else f.result()
                     if self._finished(ep):
@@ -115,6 +133,7 @@ class RolloutEngine:
                     for ep, reply in zip(ready, replies):
                         busy[pool.submit(self._advance, ep, reply)] = (ep.slot, ep)
         finally:
+            self._stop.set()  # episodes played whole in env threads end at their next step
             pool.shutdown(wait=True, cancel_futures=True)  # running work ends before its env closes
             self.close()
 
@@ -124,7 +143,7 @@ class RolloutEngine:
         A batching agent (a model) gets every live episode in one call: all steps in flight are
         awaited (milliseconds), starts only when no episode is live (a ScienceWorld reset takes up
         to a second, so live episodes do not wait for one; a new episode joins the next turn).
-        Other agents (scripted experts) answer each episode as soon as its env has stepped.
+        Other agents (scripted experts) play whole episodes in the env threads: any that ended.
         """
         if not self.agent.batched:
             wait(busy, return_when=FIRST_COMPLETED)
@@ -166,6 +185,21 @@ class RolloutEngine:
             traj.prompt_len = len(traj.messages)
         else:
             self._replay_prefix(env, ep, job.prefix, job.prefix_steps)
+        return ep
+
+    def _play_alone(self, slot: int, job: EpisodeJob) -> _Live:
+        """A whole episode in the env's thread (unbatched agents: act() is called from here)."""
+        ep = self._start(slot, job)
+        while not self._finished(ep):
+            if self._stop.is_set():
+                raise RuntimeError("the run stopped")
+            try:
+                replies = self.agent.act([self._request(ep)])
+            except Exception as exc:
+                raise _AgentRaised() from exc
+            if len(replies) != 1:
+                raise _AgentRaised() from RuntimeError(f"agent returned {len(replies)} replies for 1 request")
+            self._advance(ep, replies[0])
         return ep
 
     def _replay_prefix(self, env: Env, ep: _Live, prefix: Trajectory, k: int) -> None:

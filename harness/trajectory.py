@@ -11,9 +11,13 @@ Source = Literal["expert", "self", "eef", "imported"]
 
 def _clean_text(v):
     """Lone surrogates (half an emoji from a model) cannot be written as UTF-8: replace them with U+FFFD."""
-    if isinstance(v, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in v):
+    if not isinstance(v, str) or v.isascii():  # the common case, checked at C speed (every step's text)
+        return v
+    try:
+        v.encode("utf-8")
+        return v
+    except UnicodeEncodeError:
         return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in v)
-    return v
 
 
 class _Record(BaseModel):

@@ -219,3 +219,35 @@ def test_jobs_are_taken_as_slots_free_up_not_all_at_once():
     RolloutEngine(task, CountingAgent(CountingConfig()), num_envs=2).run(jobs(), record)
     assert len(out) == 50 and all(t.success for _, t in out)
     assert out[0][0] <= 3  # when the first episode ended, at most one job beyond the two slots was made
+
+
+def test_an_unbatched_agent_that_raises_ends_the_run_with_its_error_not_an_env_retry():
+    class Broken(_Unbatched):
+        def act(self, requests):
+            raise ValueError("bug in the agent")
+
+    task = CounterTask(CounterConfig(targets=[3, 4]))
+    engine = RolloutEngine(task, Broken(CountingConfig()), num_envs=2, env_retries=2)
+    with pytest.raises(ValueError, match="bug in the agent"):
+        engine.run(jobs_for(task), lambda t: None)
+    assert engine.env_restarts == 0
+
+
+@pytest.mark.timeout(60)  # without the stop the long episode plays for hours
+def test_episodes_played_in_env_threads_stop_when_the_run_stops():
+    # t200 ends after 200 steps and its record fails to be written; t10000000 would take hours
+    calls = []
+
+    class Counting(_Unbatched):
+        def act(self, requests):
+            calls.append(1)
+            return super().act(requests)
+
+    task = CounterTask(CounterConfig(targets=[200, 10 ** 7], max_steps=10 ** 7))
+
+    def record(t):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        RolloutEngine(task, Counting(CountingConfig()), num_envs=2).run(jobs_for(task), record)
+    assert 200 < len(calls) < 10 ** 5  # both played; the long one stopped at its next step
