@@ -141,15 +141,16 @@ class RolloutEngine:
         """The env work to collect before the next agent call.
 
         A batching agent (a model) gets every live episode in one call: all steps in flight are
-        awaited (milliseconds), starts only when no episode is live (a ScienceWorld reset takes up
-        to a second, so live episodes do not wait for one; a new episode joins the next turn).
+        awaited (milliseconds). Starts are never awaited while an episode is live (a ScienceWorld
+        reset, or an EEF prefix replay, takes up to a second; a new episode joins the next turn),
+        and with none live the first start to finish goes ahead alone.
         Other agents (scripted experts) play whole episodes in the env threads: any that ended.
         """
-        if not self.agent.batched:
-            wait(busy, return_when=FIRST_COMPLETED)
+        steps = [f for f, (_, work) in busy.items() if isinstance(work, _Live)] if self.agent.batched else []
+        if steps:
+            wait(steps)
         else:
-            steps = [f for f, (_, work) in busy.items() if isinstance(work, _Live)]
-            wait(steps or busy)
+            wait(busy, return_when=FIRST_COMPLETED)
         return [f for f in busy if f.done()]  # in submission order (a set from wait() has none)
 
     def close(self) -> None:

@@ -19,19 +19,23 @@ def jobs_for(task, samples=1):
 class RecordingAgent(CountingAgent):
     def __init__(self, config):
         super().__init__(config)
-        self.batch_sizes = []
+        self.calls = []
 
     def act(self, requests):
-        self.batch_sizes.append(len(requests))
+        self.calls.append([r.episode_id for r in requests])
         return super().act(requests)
 
 
 def test_all_live_episodes_share_one_agent_call():
-    task = CounterTask(CounterConfig(targets=[3]))
+    task = CounterTask(CounterConfig(targets=[8]))
     agent = RecordingAgent(CountingConfig())
     out = play(task, agent, jobs_for(task, samples=4), num_envs=4)
     assert len(out) == 4 and all(t.success for t in out.values())
-    assert agent.batch_sizes == [4, 4, 4]  # three turns, each one call for all four episodes
+    assert sum(map(len, agent.calls)) == 4 * 8  # one request per step
+    for ep in out:  # from its first call to its last, a live episode is in every call
+        seen = [i for i, ids in enumerate(agent.calls) if ep in ids]
+        assert seen == list(range(seen[0], seen[-1] + 1))
+    assert max(map(len, agent.calls)) == 4  # resets are instant here: all four soon share calls
 
 
 def test_trajectory_records_messages_steps_and_flags():
