@@ -225,3 +225,29 @@ def test_sigkill_train_repeatedly_then_finish_equals_uninterrupted(tmp_path):
     sa, sb = (json.loads((p / "summary.json").read_text()) for p in (killed, straight))
     for ia, ib in zip(sa["iterations"], sb["iterations"]):
         assert ia.get("selection") == ib.get("selection") and ia["eval"] == ib["eval"]
+
+
+def test_logits_only_where_trained_give_the_same_loss_and_gradients():
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainers.finetune import _accepts_logits_mask, _Collator
+    path = resolve_model("tiny-random")
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    assert _accepts_logits_mask(model)
+    batch = [{"input_ids": e.input_ids, "labels": e.labels}
+             for e in (encode(_traj([True, False, True]), tok, 4096), encode(_traj([False, True]), tok, 4096))]
+    results = []
+    for trim in (False, True):
+        inputs = _Collator(tok.pad_token_id or 0, only_trained_logits=trim)(batch)
+        n = inputs["labels"][:, 1:].ne(IGNORE).sum()  # what Trainer passes as num_items_in_batch
+        model.zero_grad()
+        out = model(**inputs, num_items_in_batch=n)
+        out.loss.backward()
+        results.append((out.loss.item(), out.logits.shape[:-1].numel(),
+                        [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (full_loss, full_rows, full_grads), (loss, rows, grads) = results
+    assert rows == sum(sum(x != IGNORE for x in e["labels"][1:]) for e in batch) < full_rows  # a row per trained token
+    assert loss == pytest.approx(full_loss, rel=1e-5)
+    assert len(grads) == len(full_grads) and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads, full_grads))

@@ -47,8 +47,13 @@ class TrainOptions(Strict):
 
 
 class _Collator:
-    def __init__(self, pad_id: int):
+    """Pads a batch. With ``only_trained_logits`` the model projects to the vocabulary only where a
+    label is trained (`logits_to_keep` mask, and the matching `shift_labels`): agent trajectories are
+    mostly observations, and full-vocabulary logits at every position dominate memory. Same loss."""
+
+    def __init__(self, pad_id: int, only_trained_logits: bool = False):
         self.pad_id = pad_id
+        self.only_trained_logits = only_trained_logits
 
     def __call__(self, batch):
         import torch
@@ -61,7 +66,20 @@ class _Collator:
             ids[i, :n] = torch.tensor(b["input_ids"])
             labels[i, :n] = torch.tensor(b["labels"])
             mask[i, :n] = 1
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        out = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        if self.only_trained_logits:
+            shifted = torch.full_like(labels, IGNORE)
+            shifted[:, :-1] = labels[:, 1:]  # position p predicts token p + 1
+            keep = shifted != IGNORE
+            out |= {"logits_to_keep": keep, "shift_labels": shifted[keep]}
+        return out
+
+
+def _accepts_logits_mask(model) -> bool:
+    """Whether the model's forward slices its hidden states with transformers' `slice_logits_to_keep`
+    (nearly every causal LM in transformers 5; it takes a boolean mask). Others get full logits."""
+    import sys
+    return hasattr(sys.modules[type(model).__module__], "slice_logits_to_keep")
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
@@ -104,6 +122,7 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
     export_messages_jsonl(trajs, out_dir / "data.jsonl")  # the exact data set, inspectable and reusable
     cuda = torch.cuda.is_available()
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16 if cuda else torch.float32)
+    collator = _Collator(tokenizer.pad_token_id, only_trained_logits=_accepts_logits_mask(model))
     if opts.lora is not None:
         from peft import LoraConfig, PeftModel, get_peft_model
         if init_adapter is not None:  # continue from the previous iteration's adapter
@@ -126,7 +145,7 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
         remove_unused_columns=False, dataloader_num_workers=0, train_sampling_strategy=opts.sampler,
         disable_tqdm=os.environ.get("CI") == "true")
     dataset = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=_Collator(tokenizer.pad_token_id))
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator)
     resume = last_complete_checkpoint(ckpt_dir)
     t0 = time.monotonic()
     trainer.train(resume_from_checkpoint=resume)
