@@ -122,5 +122,6 @@ def main() -> None:
     report(f"training throughput (LoRA r=16, {model}, batch 4, {steps} steps)", rows, ratios,
            {k: ">= 1.0" for k in ratios if "tokens_per_s" in k})
 
+
 if __name__ == "__main__":
     main()

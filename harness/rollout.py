@@ -96,6 +96,7 @@ class RolloutEngine:
         free = list(range(self.num_envs - 1, -1, -1))
         busy: dict[Future, tuple[int, EpisodeJob | _Live]] = {}  # env work in flight: a start or a step
         pool = ThreadPoolExecutor(self.num_envs, thread_name_prefix="env")
+        play = self._start if self.agent.batched else self._play_alone
         try:
             while True:
                 while free:
@@ -103,7 +104,6 @@ class RolloutEngine:
                     if job is None:
                         break
                     slot = free.pop()
-                    play = self._start if self.agent.batched else self._play_alone
                     busy[pool.submit(play, slot, job)] = (slot, job)
                 if not busy:
                     break
@@ -127,10 +127,7 @@ class RolloutEngine:
                     else:
                         ready.append(ep)
                 if ready:  # one batched agent call for every ready episode, then their steps in parallel
-                    replies = self.agent.act([self._request(ep) for ep in ready])
-                    if len(replies) != len(ready):
-                        raise RuntimeError(f"agent returned {len(replies)} replies for {len(ready)} requests")
-                    for ep, reply in zip(ready, replies):
+                    for ep, reply in zip(ready, self._ask(ready)):
                         busy[pool.submit(self._advance, ep, reply)] = (ep.slot, ep)
         finally:
             self._stop.set()  # episodes played whole in env threads end at their next step
@@ -195,12 +192,10 @@ class RolloutEngine:
             if self._stop.is_set():
                 raise RuntimeError("the run stopped")
             try:
-                replies = self.agent.act([self._request(ep)])
+                (reply,) = self._ask([ep])
             except Exception as exc:
                 raise _AgentRaised() from exc
-            if len(replies) != 1:
-                raise _AgentRaised() from RuntimeError(f"agent returned {len(replies)} replies for 1 request")
-            self._advance(ep, replies[0])
+            self._advance(ep, reply)
         return ep
 
     def _replay_prefix(self, env: Env, ep: _Live, prefix: Trajectory, k: int) -> None:
@@ -224,6 +219,13 @@ class RolloutEngine:
             traj.score, traj.success, traj.done = res.score, res.success, res.done
             if res.done and i < k - 1:
                 raise ReplayDiverged(f"replaying {prefix.id}: the episode ended at step {i}, before step {k}")
+
+    def _ask(self, eps: list[_Live]) -> list[AgentReply]:
+        """One agent call for these episodes' next turns, a reply per episode."""
+        replies = self.agent.act([self._request(ep) for ep in eps])
+        if len(replies) != len(eps):
+            raise RuntimeError(f"agent returned {len(replies)} replies for {len(eps)} requests")
+        return replies
 
     def _request(self, ep: _Live) -> AgentRequest:
         return AgentRequest(episode_id=ep.job.episode_id, messages=ep.chat, seed=ep.job.seed,

@@ -255,3 +255,15 @@ def test_episodes_played_in_env_threads_stop_when_the_run_stops():
     with pytest.raises(OSError, match="disk full"):
         RolloutEngine(task, Counting(CountingConfig()), num_envs=2).run(jobs_for(task), record)
     assert 200 < len(calls) < 10 ** 5  # both played; the long one stopped at its next step
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_an_agent_that_drops_a_reply_ends_the_run(batched):
+    class Silent(CountingAgent):
+        def act(self, requests):
+            return super().act(requests)[1:]
+
+    Silent.batched = batched
+    task = CounterTask(CounterConfig(targets=[3]))
+    with pytest.raises(RuntimeError, match="agent returned 0 replies for 1 requests"):
+        RolloutEngine(task, Silent(CountingConfig()), num_envs=1).run(jobs_for(task), lambda t: None)
