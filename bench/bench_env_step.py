@@ -9,6 +9,8 @@ The same action sequences run four ways in one process, interleaved; ours and ra
   harness (batched)  the same through the path of model agents: a hand-off between the env
            thread and the batching main thread at every step
   raw      server.load + step + getScore + getCompleted only: the floor
+  raw (JVM default hashes)  the same on a JVM without the flags that make episodes deterministic
+           (tasks/sciworld/task.py DETERMINISTIC_HASHES): what determinism costs
 Target: harness >= 20x package, and within 10 % of raw.
 
     python bench/bench_env_step.py [--quick]
@@ -18,6 +20,7 @@ from __future__ import annotations
 import statistics
 import sys
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved, keep_envs_across_runs, quick_mode, report, timed  # noqa: E402
@@ -26,6 +29,7 @@ from harness import Agent, AgentReply, AgentSpec  # noqa: E402
 from harness.react import format_reply  # noqa: E402
 from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
 from tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
+from tasks.sciworld.task import SimulatorProcess  # noqa: E402
 
 class FixedActions(Agent):
     """Replies with a fixed action list per subtask (no oracle: the env loads as for any model)."""
@@ -67,6 +71,7 @@ def main() -> None:
 
     from scienceworld import ScienceWorldEnv
     pkg = ScienceWorldEnv("", envStepLimit=10_000)
+    default_hashes = SimulatorProcess(task.config.jvm_heap_mb, deterministic=False)
     long = 40 if quick else 100
     scenarios = {
         "gold paths, episodes incl. load+reset": golds,
@@ -74,18 +79,17 @@ def main() -> None:
     }
     try:
         for title, plan in scenarios.items():
-            run_scenario(title, plan, subtasks, task, ours, pkg, reps)
+            run_scenario(title, plan, subtasks, task, ours, pkg, default_hashes, reps)
     finally:
         ours.close()
         pkg.close()
+        default_hashes.close()
 
 
-def run_scenario(title, plan, subtasks, task, ours, pkg, reps) -> None:
+def run_scenario(title, plan, subtasks, task, ours, pkg, default_hashes, reps) -> None:
     n_steps = sum(len(a) for a in plan.values())
 
-    def raw() -> float:
-        srv = ours.sim.server
-
+    def raw_on(srv) -> Callable[[], float]:
         def loop():
             for st in subtasks:
                 srv.load(st.data["task_type"], st.data["variation"], "easy", False)  # a fresh world: no reset()
@@ -94,7 +98,7 @@ def run_scenario(title, plan, subtasks, task, ours, pkg, reps) -> None:
                     srv.step(a)
                     srv.getScore()
                     srv.getCompleted()
-        return timed(loop)[0]
+        return lambda: timed(loop)[0]
 
     def package() -> float:
         def loop():
@@ -122,7 +126,8 @@ def run_scenario(title, plan, subtasks, task, ours, pkg, reps) -> None:
 
     batched = FixedActions(plan)
     batched.batched = True
-    times = interleaved({"raw": raw, "harness": harness(FixedActions(plan)), "harness (batched)": harness(batched),
+    times = interleaved({"raw": raw_on(ours.sim.server), "raw (JVM default hashes)": raw_on(default_hashes.server),
+                         "harness": harness(FixedActions(plan)), "harness (batched)": harness(batched),
                          "package": package}, reps)
     rows, rates = [], {}
     for name, xs in times.items():
@@ -133,7 +138,8 @@ def run_scenario(title, plan, subtasks, task, ours, pkg, reps) -> None:
     report(f"env stepping (ScienceWorld, {title})", rows,
            {"harness/package": rates["harness"] / rates["package"], "harness/raw": rates["harness"] / rates["raw"],
             "harness (batched)/raw": rates["harness (batched)"] / rates["raw"],
-            "raw/package (the most any loop can gain)": rates["raw"] / rates["package"]},
+            "raw/package (the most any loop can gain)": rates["raw"] / rates["package"],
+            "raw/raw (JVM default hashes): the cost of determinism": rates["raw"] / rates["raw (JVM default hashes)"]},
            {"harness/package": ">= 20", "harness/raw": ">= 0.90"})
 
 

@@ -97,15 +97,19 @@ def _fmt_default(field) -> str:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--episodes", is_flag=True, help="list every episode")
+@click.option("--episodes", is_flag=True, help="list every episode (runs)")
 def show(run_dir: Path, episodes: bool):
-    """Summary of a run directory."""
+    """Summary of a run directory, or the per-iteration table of an experiment directory."""
     from rich.table import Table
 
-    from .display import status_line, summary_table
+    from .display import experiment_table, status_line, summary_table
+    from .rundir import kind_of
     from .runstore import RunStore
     from .summary import summarize
 
+    if kind_of(run_dir) == "experiment":
+        console.print(experiment_table(run_dir))
+        return
     store = RunStore.open(run_dir)
     summary = store.summary()
     if summary is None:  # still running or killed before its summary: compute from the episodes
@@ -120,10 +124,10 @@ def show(run_dir: Path, episodes: bool):
     if episodes:
         table = Table()
         for col in ("episode", "category", "steps", "score", "success", "status"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for t in store.latest().values():
             table.add_row(t.id, t.category, str(len(t.steps)), f"{t.score:g}", "yes" if t.success else "no",
-                          t.status if t.status == "ok" else f"error: {t.error}")
+                          t.status if t.status == "ok" else f"{t.status}: {t.error}")
         console.print(table)
 
 

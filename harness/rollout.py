@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .agent import Agent, AgentReply, AgentRequest
-from .task import Env, Oracle, Subtask, Task
+from .task import Env, Oracle, ResetResult, Subtask, Task
 from .trajectory import Message, Step, Trajectory
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class RolloutEngine:
             traj.messages = [Message(role=m["role"], content=m["content"]) for m in reset.messages]
             traj.prompt_len = len(traj.messages)
         else:
-            self._replay_prefix(env, ep, job.prefix, job.prefix_steps)
+            self._replay_prefix(env, ep, reset, job.prefix, job.prefix_steps)
         return ep
 
     def _play_alone(self, slot: int, job: EpisodeJob) -> _Live:
@@ -198,23 +198,34 @@ class RolloutEngine:
             self._advance(ep, reply)
         return ep
 
-    def _replay_prefix(self, env: Env, ep: _Live, prefix: Trajectory, k: int) -> None:
-        """Re-enter the state after ``k`` stored steps; the stored messages stay as (untrained) context."""
+    def _replay_prefix(self, env: Env, ep: _Live, reset: ResetResult, prefix: Trajectory, k: int) -> None:
+        """Re-enter the state after ``k`` stored steps; the stored messages stay as (untrained) context.
+
+        Anything that does not reproduce (the reset prompt, an observation, an early end) raises
+        ReplayDiverged: the episode is recorded as not tried, never retried.
+        """
         if k > len(prefix.steps):
             raise ReplayDiverged(f"prefix {prefix.id} has {len(prefix.steps)} steps, asked to replay {k}")
+        stored_prompt = [(m.role, m.content) for m in prefix.messages[: prefix.prompt_len]]
+        if stored_prompt != [(m["role"], m["content"]) for m in reset.messages]:
+            raise ReplayDiverged(f"replaying {prefix.id}: the reset prompt differs from the stored one "
+                                 "(another prompt template, task option or environment version?)")
         traj = ep.traj
         traj.messages = [m.model_copy(update={"train": False}) for m in prefix.messages_until(k)]
         traj.prompt_len = prefix.prompt_len
+        before: tuple[str, str] | None = None  # (stored, replayed) observation the action answers
         for i, stored in enumerate(prefix.steps[:k]):
             if stored.action is None:
                 traj.steps.append(stored.model_copy())
                 continue
-            res = env.step(stored.action)
+            action = stored.action if before is None else env.replay_action(stored.action, *before)
+            res = env.step(action)
             if not env.same_observation(stored.observation, res.observation):
                 raise ReplayDiverged(
                     f"replaying {prefix.id} step {i} ({stored.action!r}): stored observation "
                     f"{stored.observation[:80]!r}, got {res.observation[:80]!r}")
-            traj.steps.append(Step(action=stored.action, observation=res.observation,
+            before = (stored.observation, res.observation)
+            traj.steps.append(Step(action=action, observation=res.observation,
                                    reward=res.reward, score=res.score))
             traj.score, traj.success, traj.done = res.score, res.success, res.done
             if res.done and i < k - 1:
@@ -270,8 +281,8 @@ class RolloutEngine:
             except Exception:
                 log.debug("closing a failed env", exc_info=True)
         self.env_restarts += 1
-        retryable = not isinstance(exc, ReplayDiverged)
-        if retryable and job.attempt < self.env_retries:
+        diverged = isinstance(exc, ReplayDiverged)  # deterministic: another try replays the same
+        if not diverged and job.attempt < self.env_retries:
             log.warning("episode %s: environment error (%s); retrying on a fresh env", job.episode_id, exc)
             job.attempt += 1
             job.env_errors.append(f"{type(exc).__name__}: {exc}")
@@ -279,7 +290,8 @@ class RolloutEngine:
             return
         traj = Trajectory(id=job.episode_id, task=self.task.registered_name, subtask_id=job.subtask.id,
                           category=job.subtask.category, sample=job.sample, agent=self.agent.registered_name,
-                          status="error", error=f"{type(exc).__name__}: {exc}", seed=job.seed,
+                          status="not_tried" if diverged else "error", error=f"{type(exc).__name__}: {exc}",
+                          seed=job.seed,
                           env_errors=list(job.env_errors),
                           source=job.source or self.agent.source,
                           parent=job.prefix.id if job.prefix is not None else None,

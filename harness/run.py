@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import registry
 from .errors import RunStoreError, SpecError
+from .protocol import run_protocol
 from .rollout import EpisodeJob, RolloutEngine, episode_seed
 from .runstore import RunStore
 from .specs import RunOptions, RunSpec, resolve_plugin, spec_hash
@@ -75,6 +76,7 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
         else:
             todo, expected = jobs, len(jobs)
             identity = spec_hash({"spec": spec.identity_hash(), "jobs": sorted(j.episode_id for j in jobs)})
+            subtasks = list({j.subtask.id: j.subtask for j in jobs}.values())
         remaining = expected
         if resume is None and run_dir is not None and (Path(run_dir) / "meta.json").is_file():
             resume = Path(run_dir)  # a stage of an experiment finishes its own run directory
@@ -95,7 +97,8 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
         else:
             path = Path(run_dir) if run_dir is not None else default_run_dir(spec)
             registry.lookup("agent", spec.agent.name)  # fail on a bad agent name before writing
-            store = RunStore.create(path, spec.resolved_dict(), identity)
+            protocol = run_protocol(task, spec.agent, subtasks, spec.run.max_steps)
+            store = RunStore.create(path, spec.resolved_dict(), identity, {"protocol": protocol})
         try:
             _play(spec, task, store, todo, remaining, console, on_episode)
         finally:
@@ -129,7 +132,7 @@ def _play(spec: RunSpec, task: Task, store: RunStore, jobs: Iterable[EpisodeJob]
 
         def record(traj: Trajectory) -> None:
             store.append(traj)
-            counts["err" if traj.status != "ok" else "ok"] += 1
+            counts["err" if traj.status == "error" else "ok"] += 1
             counts["won"] += int(traj.success)
             progress.update(bar, advance=1, stats=f"won {counts['won']}/{counts['ok']}  errors {counts['err']}")
             if on_episode is not None:

@@ -17,8 +17,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator, TypeVar
@@ -27,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from .errors import RunStoreError
+from .rundir import EPISODES_FILE, META_FILE, SPEC_FILE, SUMMARY_FILE, Meta, kind_of, read_meta
 from .trajectory import Trajectory, Usage
 
 R = TypeVar("R", bound=BaseModel)
@@ -57,10 +56,6 @@ def _digest(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
 
 
-SPEC_FILE = "spec.yaml"
-META_FILE = "meta.json"
-EPISODES_FILE = "episodes.jsonl"
-SUMMARY_FILE = "summary.json"
 _VERSIONED = ("harness", "pydantic", "scienceworld", "torch", "transformers", "peft", "trl", "openai", "vllm")
 
 
@@ -104,23 +99,21 @@ class RunStore:
         store = cls(path)
         store.lock()
         (path / SPEC_FILE).write_text(yaml.safe_dump(spec_dict, sort_keys=False))
-        meta = {"spec_hash": spec_hash, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "versions": package_versions(), "git_commit": git_commit(), "command": sys.argv,
-                **(extra_meta or {})}
-        (path / META_FILE).write_text(json.dumps(meta, indent=2))
         (path / EPISODES_FILE).touch()
+        Meta.new("run", spec_hash, **(extra_meta or {})).write(path)  # last: a directory with meta is whole
         return store
 
     @classmethod
     def open(cls, path: Path) -> "RunStore":
         path = Path(path)
-        if not (path / SPEC_FILE).is_file() or not (path / META_FILE).is_file():
-            raise RunStoreError(f"{path} is not a run directory (no {SPEC_FILE}/{META_FILE})")
+        if kind_of(path) != "run":
+            raise RunStoreError(f"{path} is an experiment directory, not a run: its runs are the stage "
+                                "directories below it (e.g. iter0/eval)")
         return cls(path)
 
     @property
     def meta(self) -> dict:
-        return json.loads((self.path / META_FILE).read_text())
+        return read_meta(self.path).model_dump()
 
     def spec_dict(self) -> dict:
         return yaml.safe_load((self.path / SPEC_FILE).read_text())
@@ -205,7 +198,7 @@ class RunStore:
                 yield brief
 
     def finished_keys(self) -> set[str]:
-        return {b.key for b in self.iter_latest_briefs() if b.status == "ok"}
+        return {b.key for b in self.iter_latest_briefs() if b.status in ("ok", "not_tried")}
 
     def append(self, traj: Trajectory) -> None:
         if self._fh is None:

@@ -67,6 +67,11 @@ class Env:
         """Whether a replayed step reproduced a stored observation (prefix replay checks this)."""
         return stored == replayed
 
+    def replay_action(self, action: str, stored_before: str, replayed_before: str) -> str:
+        """The action to send when replaying a stored ``action`` that answered ``stored_before``, now
+        that the env showed ``replayed_before`` (an env whose menus change order maps choices here)."""
+        return action
+
     def close(self) -> None:
         pass
 
@@ -89,6 +94,12 @@ class Task:
 
     def max_steps(self, subtask: Subtask) -> int:
         raise NotImplementedError
+
+    def protocol(self) -> dict[str, Any]:
+        """This task's part of a run's protocol record (``harness.protocol``): environment package
+        and data versions, the success rule, a hash of the prompt text. The core adds the subtask
+        panel and the step limits. Two runs whose records differ are not comparable."""
+        return {}
 
     def parse_action(self, text: str) -> str | None:
         from .react import parse_action

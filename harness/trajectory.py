@@ -67,7 +67,9 @@ class Trajectory(_Record):
     score: float = 0.0
     success: bool = False
     done: bool = False  # the environment ended the episode (vs. step limit or error)
-    status: Literal["ok", "error"] = "ok"
+    # not_tried: an episode that could not start as planned (an EEF prefix that did not replay);
+    # finished, never retried, and not scored
+    status: Literal["ok", "error", "not_tried"] = "ok"
     error: str | None = None
     env_errors: list[str] = Field(default_factory=list)  # environment crashes this episode was retried after
     usage: Usage = Field(default_factory=Usage)

@@ -17,10 +17,12 @@ from .render import FORMATS
               help="head-to-head: subtasks A solves that B never does, and the reverse (labels or run directories)")
 @click.option("--label", "labels", multiple=True, metavar="RUN=NAME",
               help="show run RUN (a run directory or its default label) as NAME; repeatable")
+@click.option("--strict", is_flag=True,
+              help="refuse runs whose protocols (env/data versions, prompt, step limits, panel) differ")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="rich", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="write to this file instead of standard output")
-def leaderboard(paths, common, per_subtask, vs, labels, fmt, output):
+def leaderboard(paths, common, per_subtask, vs, labels, strict, fmt, output):
     """Leaderboard of run directories, or of every run below experiment directories.
 
     One row per run, one column per category (subtasks solved), then the overall win rate
@@ -46,7 +48,7 @@ def leaderboard(paths, common, per_subtask, vs, labels, fmt, output):
         if not sep or not run or not name:
             raise click.BadParameter(f"{item!r}: expected RUN=NAME", param_hint="--label")
         label_map[run] = name
-    lb = build(inputs, common=common, labels=label_map)
+    lb = build(inputs, common=common, labels=label_map, strict=strict)
     view = head_to_head(lb.find(vs[0]), lb.find(vs[1])) if vs else lb.per_subtask() if per_subtask else lb
     err = Console(stderr=True, soft_wrap=True)
     if fmt == "csv" or output is not None:  # the warnings are not (visibly) in the output

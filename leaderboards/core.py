@@ -5,19 +5,13 @@ Nothing is re-run: every number comes from the latest record of each episode in 
 Episodes are streamed one at a time and only a few numbers per episode and per subtask are
 kept, never a trajectory, so memory does not grow with the size of the trajectories.
 
-Definitions (the same as ``harness.summary.summarize``):
-
-- an episode counts when its latest record has status ``ok``; errored ones are reported, not scored;
-- **win rate** = successful episodes / counted episodes, with the binomial standard error
-  sqrt(p(1-p)/n) over episodes;
-- **mean score** = mean final score of the counted episodes;
-- a subtask is **solved** when any of its samples succeeded; a run's **panel** is the set of
-  subtasks it has at least one counted episode of.
+Definitions: ``harness.stats`` (the same for run summaries and `harness show`). An episode
+counts when its latest record has status ``ok``; errored ones are reported, not scored. A run's
+**panel** is the set of subtasks it has at least one counted episode of.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections import Counter
@@ -26,7 +20,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from harness.errors import HarnessError
-from harness.runstore import EPISODES_FILE, META_FILE, SPEC_FILE, RunStore
+from harness.protocol import comparable, differences
+from harness.stats import Stats
+from harness.rundir import EPISODES_FILE, META_FILE, SPEC_FILE, is_kind
+from harness.runstore import RunStore
 
 SubtaskKey = tuple[str, str]  # (task, subtask id): ids of different tasks may coincide
 
@@ -70,6 +67,8 @@ class Run:
     errors: int  # episodes whose latest record is an error
     expected_episodes: int | None  # from summary.json; None when the run wrote none
     summary_complete: bool | None  # summary.json's `complete`; None when absent
+    protocol: dict | None = None  # meta.json's protocol record (harness.protocol); None for older runs
+    protocol_group: int = 1  # rows with equal comparable protocol fields share a group (1, 2, ...)
 
     @property
     def episodes(self) -> int:
@@ -93,8 +92,7 @@ class Run:
 
 
 def is_run_dir(path: Path) -> bool:
-    """A run store; an experiment directory also has a spec and meta but no episodes of its own."""
-    return (path / SPEC_FILE).is_file() and (path / META_FILE).is_file() and (path / EPISODES_FILE).is_file()
+    return is_kind(path, "run")
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
@@ -121,10 +119,7 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _is_experiment(path: Path) -> bool:
-    try:
-        return json.loads((path / META_FILE).read_text()).get("kind") == "experiment"
-    except (OSError, ValueError):
-        return False
+    return is_kind(path, "experiment")
 
 
 def _walk_runs(root: Path) -> Iterator[Path]:
@@ -162,7 +157,7 @@ def load_run(path: str | Path) -> Run:
     errors = 0
     for b in store.iter_latest_briefs():
         if b.status != "ok":
-            errors += 1
+            errors += b.status == "error"  # not_tried episodes (EEF restarts) are no evaluation
             continue
         r = subtasks.get((b.task, b.subtask_id))
         if r is None:
@@ -176,48 +171,18 @@ def load_run(path: str | Path) -> Run:
                agent=str((spec.get("agent") or {}).get("name", "?")),
                subtasks=subtasks, errors=errors,
                expected_episodes=None if summary is None else summary.get("expected_episodes"),
-               summary_complete=None if summary is None else bool(summary.get("complete")))
+               summary_complete=None if summary is None else bool(summary.get("complete")),
+               protocol=store.meta.get("protocol"))
 
 
 # ---------------------------------------------------------------- aggregation
 
-@dataclass(frozen=True)
-class Stats:
+def stats_of(results: Iterable[SubtaskResult]) -> Stats:
     """Aggregate of a set of subtasks of one run."""
-    subtasks: int
-    solved: int
-    episodes: int
-    successes: int
-    score_sum: float
-
-    @classmethod
-    def of(cls, results: Iterable[SubtaskResult]) -> "Stats":
-        results = list(results)
-        return cls(subtasks=len(results), solved=sum(r.solved for r in results),
-                   episodes=sum(r.episodes for r in results), successes=sum(r.successes for r in results),
-                   score_sum=sum(r.score_sum for r in results))
-
-    @property
-    def solve_rate(self) -> float:
-        return self.solved / self.subtasks if self.subtasks else 0.0
-
-    @property
-    def win_rate(self) -> float:
-        return self.successes / self.episodes if self.episodes else 0.0
-
-    @property
-    def win_rate_se(self) -> float:
-        p = self.win_rate
-        return math.sqrt(p * (1 - p) / self.episodes) if self.episodes else 0.0
-
-    @property
-    def mean_score(self) -> float:
-        return self.score_sum / self.episodes if self.episodes else 0.0
-
-    def as_dict(self) -> dict:
-        return {"subtasks": self.subtasks, "subtasks_solved": self.solved, "solve_rate": self.solve_rate,
-                "episodes": self.episodes, "successes": self.successes, "win_rate": self.win_rate,
-                "win_rate_se": self.win_rate_se, "mean_score": self.mean_score}
+    results = list(results)
+    return Stats(subtasks=len(results), solved=sum(r.solved for r in results),
+                 episodes=sum(r.episodes for r in results), successes=sum(r.successes for r in results),
+                 score_sum=sum(r.score_sum for r in results))
 
 
 @dataclass
@@ -233,6 +198,7 @@ class Row:
 
     def as_dict(self) -> dict:
         return {"label": self.label, "path": str(self.run.path), "task": self.run.task, "agent": self.run.agent,
+                "protocol_group": self.run.protocol_group, "protocol": self.run.protocol,
                 "status": self.run.status, "complete": self.run.complete, "errors": self.run.errors,
                 "expected_episodes": self.run.expected_episodes, **self.overall.as_dict(),
                 "categories": {name: s.as_dict() for name, s in self.categories.items()}}
@@ -246,6 +212,7 @@ class Leaderboard:
     shared: set[SubtaskKey]  # subtasks in every run's panel
     union: set[SubtaskKey]  # subtasks in any run's panel
     warnings: list[str] = field(default_factory=list)
+    protocol_groups: int = 1  # distinct comparable protocols among the rows
 
     @property
     def runs(self) -> list[Run]:
@@ -277,17 +244,22 @@ class Leaderboard:
                 "runs": [row.as_dict() for row in self.rows]}
 
 
-def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str, str] | None = None) -> Leaderboard:
+def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str, str] | None = None,
+          strict: bool = False) -> Leaderboard:
     """The leaderboard of every run at or below ``paths``.
 
     ``labels`` maps a run directory or a default label to the label to show. With ``common``,
     every row is computed on the subtasks all runs share; without it, rows over different
-    panels carry a warning saying so.
+    panels carry a warning saying so. Rows are grouped by protocol (``harness.protocol``): a
+    warning names each field in which they differ, and ``strict`` refuses to mix them.
     """
     runs = [load_run(p) for p in find_runs(paths)]
     if not runs:
         raise LeaderboardError("no run or experiment directory given")
     _apply_labels(runs, labels or {})
+    protocol_warnings = _group_by_protocol(runs)
+    if strict and protocol_warnings:
+        raise LeaderboardError("--strict: the runs do not share one protocol:\n  " + "\n  ".join(protocol_warnings))
     panels = [set(run.subtasks) for run in runs]
     union = set().union(*panels)
     shared = set.intersection(*panels)
@@ -295,7 +267,11 @@ def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str
         raise LeaderboardError("--common: no subtask is in every run's panel")
     warnings = [f"{run.label}: {run.status}: its numbers cover only its finished episodes"
                 for run in runs if not run.complete]
+    warnings += protocol_warnings
     if not common and shared != union:
+        if strict:
+            raise LeaderboardError("--strict: the runs cover different subtask panels; pass --common to "
+                                   "compare them on the subtasks they share")
         lacking = [f"{run.label} lacks {len(union - panel)}" for run, panel in zip(runs, panels) if panel != union]
         warnings.append(f"the runs cover different subtask panels ({len(union)} subtasks in all): "
                         f"{'; '.join(lacking)}; {len(shared)} are shared by every run "
@@ -307,9 +283,28 @@ def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str
         by_cat: dict[str, list[SubtaskResult]] = {}
         for r in results:
             by_cat.setdefault(r.category, []).append(r)
-        rows.append(Row(run, Stats.of(results), {c: Stats.of(rs) for c, rs in sorted(by_cat.items())}))
+        rows.append(Row(run, stats_of(results), {c: stats_of(rs) for c, rs in sorted(by_cat.items())}))
+    rows.sort(key=lambda row: row.run.protocol_group)  # stable: the given order within a group
     categories = sorted({c for row in rows for c in row.categories})
-    return Leaderboard(rows, categories, common, shared, union, warnings)
+    return Leaderboard(rows, categories, common, shared, union, warnings,
+                       protocol_groups=max(run.protocol_group for run in runs))
+
+
+def _group_by_protocol(runs: list[Run]) -> list[str]:
+    """Number the runs' protocol groups; a warning per differing field, naming it and each row's value."""
+    known = [run for run in runs if run.protocol is not None]
+    groups: dict[str, int] = {}
+    for run in known:
+        key = json.dumps(comparable(run.protocol), sort_keys=True)
+        run.protocol_group = groups.setdefault(key, len(groups) + 1)
+    out = [f"the runs differ in protocol field {name!r} ("
+           + "; ".join(f"{run.label}: {value}" for run, value in zip(known, values))
+           + "): their numbers may not be comparable"
+           for name, values in differences([run.protocol for run in known]).items()]
+    old = [run.label for run in runs if run.protocol is None]
+    if old and known:
+        out.append(f"{', '.join(old)}: no protocol record (written before it existed): not checked against the others")
+    return out
 
 
 def _apply_labels(runs: list[Run], labels: dict[str, str]) -> None:

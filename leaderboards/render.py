@@ -58,6 +58,10 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def ci_text(ci: tuple[float, float]) -> str:
+    return f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
+
+
 def solve_cell(s: Stats | None) -> Cell:
     return Cell("—", None) if s is None else Cell(f"{pct(s.solve_rate)} ({s.solved}/{s.subtasks})", s.solve_rate)
 
@@ -73,19 +77,26 @@ def episodes_cell(r: SubtaskResult | None, mark: bool = False) -> Cell:
 
 def leaderboard_page(lb: Leaderboard) -> Page:
     columns = [("run", "run"), ("status", "status")] + [(f"cat:{c}", c) for c in lb.categories] + [
-        ("win_rate", "win rate"), ("mean_score", "mean score"), ("solved", "solved"), ("episodes", "episodes")]
+        ("win_rate", "win rate"), ("win_rate_ci", "95% CI"), ("mean_score", "mean score"), ("solved", "solved"),
+        ("episodes", "episodes")]
+    grouped = lb.protocol_groups > 1
+    if grouped:  # rows of different protocols: say which is which
+        columns.insert(1, ("protocol", "protocol"))
     rows = []
     for row in lb.rows:
         o = row.overall
-        rows.append([Cell.txt(row.label), Cell.txt(row.run.status)]
+        rows.append([Cell.txt(row.label)] + ([Cell.txt(f"P{row.run.protocol_group}")] if grouped else [])
+                    + [Cell.txt(row.run.status)]
                     + [solve_cell(row.categories.get(c)) for c in lb.categories]
                     + [Cell(f"{pct(o.win_rate)} ± {100 * o.win_rate_se:.1f}", o.win_rate),
+                       Cell(ci_text(o.win_rate_ci), o.win_rate_ci[0]),
                        Cell(f"{o.mean_score:.1f}", o.mean_score),
                        Cell(f"{o.solved}/{o.subtasks}", o.solve_rate), Cell(str(o.episodes), o.episodes)])
     panel = (f"{len(lb.shared)} subtasks shared by every run (--common)" if lb.common
              else f"{len(lb.union)} subtasks")
     notes = ["Category cells: share of subtasks solved (a subtask is solved when any of its samples "
-             "succeeded). Win rate: share of episodes that succeeded ± standard error."]
+             "succeeded). Win rate: share of episodes that succeeded ± standard error; 95% CI: Wilson "
+             "score interval over episodes (harness.stats)."]
     incomplete = {i for i, row in enumerate(lb.rows) if not row.run.complete}
     return Page(f"Leaderboard — {panel}", [Grid("", columns, rows, incomplete)], lb.warnings, notes)
 
@@ -277,7 +288,7 @@ def to_csv(view: View) -> str:
 def _records(view: View) -> tuple[list[str], list[dict]]:
     if isinstance(view, Leaderboard):
         overall = ["label", "path", "status", "complete", "episodes", "expected_episodes", "errors", "successes",
-                   "win_rate", "win_rate_se", "mean_score", "subtasks", "subtasks_solved"]
+                   "win_rate", "win_rate_se", "mean_score", "subtasks", "subtasks_solved", "protocol_group"]
         header = overall + [f"{c} {what}" for c in view.categories for what in ("solved", "subtasks")]
         records = []
         for row in view.rows:

@@ -103,7 +103,7 @@ def test_prefix_replay_reproduces_stored_observations_and_hands_over():
     assert child.success and child.parent == parent.id and child.prefix_steps == k and child.source == "eef"
 
 
-def test_prefix_that_no_longer_matches_is_an_error_not_retried():
+def test_prefix_that_no_longer_matches_is_not_tried_and_not_retried():
     task = CounterTask(CounterConfig(targets=[2]))
     parent = play(task, CountingAgent(CountingConfig()), jobs_for(task))["t2#0"]
     tampered = parent.model_copy(deep=True)
@@ -112,7 +112,18 @@ def test_prefix_that_no_longer_matches_is_an_error_not_retried():
     engine = RolloutEngine(task, CountingAgent(CountingConfig()), num_envs=1)
     out = []
     engine.run([job], out.append)
-    assert out[0].status == "error" and "ReplayDiverged" in out[0].error and engine.env_restarts == 1
+    assert out[0].status == "not_tried" and "ReplayDiverged" in out[0].error and engine.env_restarts == 1
+    assert out[0].env_errors == []  # deterministic: never retried
+
+
+def test_prefix_whose_reset_prompt_changed_is_not_tried():
+    task = CounterTask(CounterConfig(targets=[3]))
+    parent = play(task, CountingAgent(CountingConfig()), jobs_for(task))["t3#0"]
+    tampered = parent.model_copy(deep=True)
+    tampered.messages[0].content = "An older prompt template."  # steps and observations still match
+    job = EpisodeJob(subtask=task.subtasks()[0], prefix=tampered, prefix_steps=1)
+    (child,) = play(task, CountingAgent(CountingConfig()), [job], num_envs=1).values()
+    assert child.status == "not_tried" and "reset prompt differs" in child.error
 
 
 def test_registry_lookup_by_name_and_reference():

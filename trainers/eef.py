@@ -52,12 +52,20 @@ class EEFTrainer(RFTTrainer):
         explore_agent = dict(agent)
         if c.explore_temperature is not None:
             explore_agent["temperature"] = c.explore_temperature
-        store = exp.run_stage(f"iter{it}/explore", exp.spec.task, explore_agent, jobs=jobs)
+        store = exp.run_stage(f"iter{it}/explore", exp.spec.task, explore_agent, jobs=jobs, allow_errors=True)
         children = list(store.latest().values())
+        not_tried: dict[str, list[dict]] = {}  # a restart that did not replay, or errored, says nothing
+        for ch in children:
+            if ch.status != "ok":
+                not_tried.setdefault(ch.parent, []).append({"state": ch.prefix_steps, "why": ch.error})
         results = []
         with open(exp.path / f"iter{it}" / "eef_log.jsonl", "w") as fh:
             for t in failed:
                 r = analyze(t, outcomes_for(t, self_rollouts + children), prefer=c.prefer)
+                r.log["not_tried"] = sorted(not_tried.get(t.id, []), key=lambda x: x["state"])
                 results.append(r)
                 fh.write(json.dumps(r.log) + "\n")
+        if not_tried:
+            exp.console.print(f"[yellow]iter{it}/explore: {sum(map(len, not_tried.values()))} restarts not tried "
+                              f"(see iter{it}/eef_log.jsonl)[/]")
         return results

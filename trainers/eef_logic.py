@@ -60,12 +60,12 @@ class Outcome:
 def outcomes_for(expert: Trajectory, rollouts: Iterable[Trajectory]) -> list[Outcome]:
     """The outcomes bearing on ``expert``: start-state rollouts of its subtask and rollouts restarted from it.
 
-    Errored rollouts (API failure, env crash, replay divergence) say nothing about the agent, so
-    they are left out; a state left without outcomes counts as not tried.
+    Errored or not-tried rollouts (API failure, env crash, replay divergence) say nothing about
+    the agent, so they are left out; a state left without outcomes counts as not tried.
     """
     out = []
     for t in rollouts:
-        if t.status == "error":
+        if t.status != "ok":
             continue
         from_start = t.parent is None and t.prefix_steps == 0 and t.subtask_id == expert.subtask_id
         if from_start or t.parent == expert.id:

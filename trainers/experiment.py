@@ -30,7 +30,8 @@ from harness import registry
 from harness.errors import RunStoreError, SpecError
 from harness.rollout import EpisodeJob
 from harness.run import execute
-from harness.runstore import META_FILE, SPEC_FILE, RunStore, git_commit, package_versions
+from harness.rundir import META_FILE, SPEC_FILE, Meta, utc_now
+from harness.runstore import RunStore
 from harness.specs import (AgentSpec, RunOptions, RunSpec, Strict, TaskSpec, TrainerSpec, apply_overrides,
                            read_spec_file, resolve_plugin, spec_hash)
 from harness.trajectory import Trajectory
@@ -134,25 +135,25 @@ class Experiment:
             return
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / SPEC_FILE).write_text(yaml.safe_dump(self.spec.resolved_dict(), sort_keys=False))
-        meta = {"spec_hash": h, "created": datetime.now().isoformat(timespec="seconds"),
-                "versions": package_versions(), "git_commit": git_commit(), "kind": "experiment"}
-        meta_f.write_text(json.dumps(meta, indent=2))
+        Meta.new("experiment", h).write(self.path)
 
     # ------------------------------------------------------------ stages
 
     def log(self, stage: str, **info) -> None:
         with open(self.path / "progress.jsonl", "a") as fh:
-            fh.write(json.dumps({"stage": stage, "time": datetime.now().isoformat(timespec="seconds"), **info}) + "\n")
+            fh.write(json.dumps({"stage": stage, "time": utc_now(), **info}) + "\n")
 
     def run_stage(self, rel: str, task: TaskSpec, agent: dict | AgentSpec, *, samples: int = 1,
-                  jobs: list[EpisodeJob] | None = None) -> RunStore:
+                  jobs: list[EpisodeJob] | None = None, allow_errors: bool = False) -> RunStore:
+        """Play one stage's episodes (resuming its run directory). Errored episodes stop the
+        experiment, except with ``allow_errors`` (exploration: an errored restart is not tried)."""
         agent_spec = agent if isinstance(agent, AgentSpec) else resolve_plugin("agent", agent, f"{self.path}:{rel}")
         run = self.spec.run.model_copy(update={"samples": samples, "name": None})
         spec = RunSpec.model_construct(task=task, agent=agent_spec, run=run)
         self.console.print(f"[bold]{rel}[/]: {task.name} / {agent_spec.name}")
         store = execute(spec, console=self.console, jobs=jobs, run_dir=self.path / rel)
         s = store.summary()
-        if s.get("errors"):
+        if s.get("errors") and not allow_errors:
             raise RunStoreError(f"{self.path / rel}: {s['errors']} episodes errored; fix the cause and run "
                                 "`harness train` again to finish them")
         return store

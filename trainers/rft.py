@@ -60,6 +60,7 @@ class RFTTrainer:
             self_rollouts = list(rollouts.latest().values())
             results = self.explore(exp, it, experts, self_rollouts, agent)
             train_set, numbers = build_training_set(experts, self_rollouts, results, prefer=c.prefer)
+            numbers["states_not_tried"] = sum(len(r.log.get("not_tried", ())) for r in results)  # see EEF's log
             if c.accumulate:
                 for t in train_set:  # the shortest so far per subtask (self) or per expert state (EEF)
                     if t.source == "self":

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from harness import EnvCrashed, Oracle, ResetResult, StepResult, Subtask, Task, TaskSpec, register_task
 from harness.cache import cache_dir
 from harness.errors import SpecError
+from harness.protocol import digest, package_version
 
 from .prompt import first_message
 
@@ -35,9 +36,19 @@ SUCCESS_SCORE = 100
 AMBIGUOUS = "Ambiguous request"
 
 
+def _numbered_options(observation: str) -> dict[str, str]:
+    """Number -> candidate action, of an 'Ambiguous request' observation."""
+    out = {}
+    for line in observation.splitlines()[1:]:
+        m = re.match(r"^\s*(\d+):\s*(.*?)\s*$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
 def _ambiguity_options(observation: str) -> list[str]:
     """The candidate actions of an 'Ambiguous request' observation, without their numbers, sorted."""
-    return sorted(re.sub(r"^\s*\d+:\s*", "", line).strip() for line in observation.splitlines()[1:] if line.strip())
+    return sorted(_numbered_options(observation).values())
 
 
 def all_task_types() -> list[str]:
@@ -131,10 +142,19 @@ def _quiet_py4j() -> None:
     logging.getLogger("py4j").setLevel(logging.CRITICAL)
 
 
+# The simulator keeps objects in hash sets keyed by identity hash codes (EnvObject overrides equals,
+# not hashCode) and draws from them with a seeded Random (e.g. `Random.shuffle(objsInRoom.toList)`
+# for the gold path of find-*). HotSpot's identity hashes come from a per-thread generator, so the
+# set order, and with it the gold path and any random choice over objects, depended on what the JVM
+# had run before. hashCode=2 gives every object the same identity hash: a set's order is then its
+# insertion order, which a load (seeded by the variation) makes the same in every JVM.
+DETERMINISTIC_HASHES = ("-XX:+UnlockExperimentalVMOptions", "-XX:hashCode=2")
+
+
 class SimulatorProcess:
     """One ScienceWorld JVM and its gateway: the raw server, without the per-step valid-action work."""
 
-    def __init__(self, heap_mb: int = 400):
+    def __init__(self, heap_mb: int = 400, *, deterministic: bool = True):
         from py4j.java_gateway import GatewayParameters, JavaGateway, launch_gateway
         from scienceworld.constants import BASEPATH, JAR_PATH
 
@@ -142,6 +162,7 @@ class SimulatorProcess:
         # The live set is ~30 MB but loads allocate fast: with the default young generation (1/3)
         # GC took ~18% of the time and promoted temporaries forced full GCs; 3/4 halves it.
         opts = [f"-Xmx{heap_mb}m", f"-Xmn{heap_mb * 3 // 4}m", "-XX:+UseSerialGC", "-Xss4m"]
+        opts += DETERMINISTIC_HASHES if deterministic else ()  # False only to measure what it costs
         port, self.proc = launch_gateway(classpath=JAR_PATH, die_on_exit=True, cwd=BASEPATH,
                                          return_proc=True, javaopts=opts)
         self.gateway = JavaGateway(gateway_parameters=GatewayParameters(auto_field=True, port=port),
@@ -211,6 +232,7 @@ class SciWorldEnv:
         self.current = subtask.id
         # load() leaves a fresh world; the package's reset() would load it again (and regenerate
         # the gold path once any load asked for one: 0.2-0.9 s per episode), so we never call it.
+        # With DETERMINISTIC_HASHES the world and its gold path do not depend on earlier loads.
         self._call(srv.load, task_type, variation, self.config.simplification, want_oracle)
         self._call(srv.step, "look around")  # what the package's reset does: the first (free) look
         self._score = 0
@@ -242,6 +264,15 @@ class SciWorldEnv:
     def same_observation(self, stored: str, replayed: str) -> bool:
         return stored == replayed or (stored.startswith(AMBIGUOUS) and replayed.startswith(AMBIGUOUS)
                                       and _ambiguity_options(stored) == _ambiguity_options(replayed))
+
+    def replay_action(self, action: str, stored_before: str, replayed_before: str) -> str:
+        """An answer to an 'Ambiguous request' picks a candidate by number, and the candidates' order
+        varies between runs: send the number the same candidate has now."""
+        if not (stored_before.startswith(AMBIGUOUS) and replayed_before.startswith(AMBIGUOUS)):
+            return action
+        chosen = _numbered_options(stored_before).get(action.strip())
+        now = {text: number for number, text in _numbered_options(replayed_before).items()}
+        return now.get(chosen, action) if chosen is not None else action
 
     def close(self) -> None:
         self.sim.close()
@@ -289,3 +320,9 @@ class SciWorldTask(Task):
 
     def make_env(self) -> SciWorldEnv:
         return SciWorldEnv(self.config)
+
+    def protocol(self) -> dict:
+        c = self.config
+        return {"env": f"scienceworld {package_version('scienceworld')}", "simplification": c.simplification,
+                "success_rule": f"score >= {SUCCESS_SCORE}",
+                "prompt": digest(first_message("<task description>", c.icl_example))}

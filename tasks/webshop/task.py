@@ -7,6 +7,7 @@ same cut points apply. webshop-mini cuts its own goals at 50 and 100 the same wa
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -18,11 +19,13 @@ from pydantic import Field, field_validator, model_validator
 
 from harness import Subtask, Task, TaskSpec, register_task
 from harness.errors import SpecError
+from harness.protocol import digest, file_digest, package_version
 
 from .catalogue import Catalogue, data_files, load_catalogue
 from .env import Shop, WebShopEnv
 from .mini import mini_catalogue
-from .reward import noun_tagger, spacy_available
+from .prompt import first_message
+from .reward import SpacyNouns, noun_tagger, spacy_available
 from .search import SearchEngine
 
 log = logging.getLogger(__name__)
@@ -146,6 +149,19 @@ class _ShopTask(Task):
     def make_env(self) -> WebShopEnv:
         return WebShopEnv(self.shop())
 
+    def protocol(self) -> dict:
+        c = self.config
+        shop = self.shop()
+        return {"env": f"harness webshop (bm25s {package_version('bm25s')})", "data": self.data_version(),
+                "goals": digest([dataclasses.astuple(g) for g in shop.catalogue.goals]),
+                "stemmer": c.stemmer, "price_seed": c.price_seed,
+                "noun_tagger": ("spacy en_core_web_sm " + str(package_version("en_core_web_sm"))
+                                if isinstance(shop.nouns, SpacyNouns) else "regex"),
+                "success_rule": "reward == 1.0", "prompt": digest(first_message("<observation>", c.icl_example))}
+
+    def data_version(self) -> str:
+        return f"products:{self.shop().catalogue.fingerprint[:12]}"
+
     def max_steps(self, subtask: Subtask) -> int:
         return self.config.max_steps
 
@@ -159,6 +175,11 @@ class WebShopTask(_ShopTask):
     def load_catalogue(self) -> Catalogue:
         c = self.config
         return load_catalogue(data_files(c.data_dir, c.catalogue), price_seed=c.price_seed)
+
+    def data_version(self) -> str:
+        """Hashes of the data files themselves (products, attributes, human instructions)."""
+        c = self.config
+        return ", ".join(f"{p.name}:{file_digest(p)}" for p in data_files(c.data_dir, c.catalogue).values())
 
 
 @register_task("webshop-mini")
