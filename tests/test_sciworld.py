@@ -173,3 +173,14 @@ def test_observations_match_the_packages_own_env_without_its_reset():
                 assert info["score"] == step.score
     finally:
         env.close()
+
+
+def test_replayed_answer_to_an_ambiguous_request_picks_the_same_option_by_its_text():
+    stored = ("Ambiguous request: Please enter the number for the action you intended (or blank to cancel):\n"
+              "0:\tgo to door to hallway\n1:\tgo to door to kitchen")
+    now = ("Ambiguous request: Please enter the number for the action you intended (or blank to cancel):\n"
+           "0:\tgo to door to kitchen\n1:\tgo to door to hallway")
+    pick = SciWorldEnv.replay_action
+    assert pick(None, "1", stored, now) == "0" and pick(None, "0", stored, now) == "1"
+    assert pick(None, "1", stored, stored) == "1"
+    assert pick(None, "look around", "You see a door.", "You see a door.") == "look around"
