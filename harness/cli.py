@@ -131,10 +131,31 @@ def show(run_dir: Path, episodes: bool):
         console.print(table)
 
 
+@main.command()
+@click.argument("spec_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("-T", "--task", "task_over", multiple=True, metavar="KEY=VALUE", help="override a training-task option")
+@click.option("-E", "--eval-task", "eval_over", multiple=True, metavar="KEY=VALUE", help="override an eval-task option")
+@click.option("-X", "--expert", "expert_over", multiple=True, metavar="KEY=VALUE", help="override an expert-agent option")
+@click.option("-O", "--trainer", "trainer_over", multiple=True, metavar="KEY=VALUE", help="override a trainer option (e.g. train.epochs=1)")
+@click.option("-R", "--run", "run_over", multiple=True, metavar="KEY=VALUE", help="override a run option")
+def train(spec_file, task_over, eval_over, expert_over, trainer_over, run_over):
+    """Expert collection -> SFT/RFT/EEF iterations -> evaluation, resumable stage by stage.
+
+    Running the same command again after a crash continues where it stopped.
+    """
+    from .experiment import load_experiment_spec, run_experiment
+
+    console = err_console
+    spec = load_experiment_spec(spec_file, task=task_over, eval_task=eval_over, expert=expert_over,
+                                trainer=trainer_over, run=run_over)
+    exp = run_experiment(spec, console)
+    console.print(f"experiment finished: {exp.path}  (harness leaderboard {exp.path})")
+
+
 def _register_subcommands() -> None:
-    """Commands of other packages (train, leaderboard) attach here when they are installed."""
+    """Commands of other packages (leaderboard) attach here when they are installed."""
     from importlib import import_module
-    for module, name in (("trainers.cli", "train"), ("leaderboards.cli", "leaderboard")):
+    for module, name in (("leaderboards.cli", "leaderboard"),):
         try:
             main.add_command(getattr(import_module(module), name))
         except ImportError:

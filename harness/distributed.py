@@ -19,14 +19,12 @@ from .trajectory import Trajectory
 
 class _Worker:
     def __init__(self, spec_dict: dict):
-        from .run import build_agent, build_task
-        from .specs import RunOptions, resolve_plugin
+        from . import registry
+        from .specs import run_spec_from_dict
 
-        self.spec = RunSpec.model_construct(task=resolve_plugin("task", spec_dict["task"], "<ray>"),
-                                            agent=resolve_plugin("agent", spec_dict["agent"], "<ray>"),
-                                            run=RunOptions.model_validate(spec_dict["run"]))
-        self.task = build_task(self.spec)
-        self.agent = build_agent(self.spec)
+        self.spec = run_spec_from_dict(spec_dict, "<ray worker>")
+        self.task = registry.create("task", self.spec.task)
+        self.agent = registry.create("agent", self.spec.agent)
 
     def run(self, jobs: list[EpisodeJob]) -> list[str]:
         from .rollout import RolloutEngine

@@ -109,3 +109,8 @@ def lookup(kind: str, name: str) -> type:
 def available(kind: str) -> list[str]:
     _load_all(kind)
     return sorted(_registry[kind])
+
+
+def create(kind: str, spec):
+    """Build the plugin a validated spec names: ``lookup(kind, spec.name)(spec)``."""
+    return lookup(kind, spec.name)(spec)

@@ -15,7 +15,7 @@ from .errors import RunStoreError, SpecError
 from .protocol import run_protocol
 from .rollout import EpisodeJob, RolloutEngine, episode_seed
 from .runstore import RunStore
-from .specs import RunOptions, RunSpec, resolve_plugin, spec_hash
+from .specs import RunSpec, run_spec_from_dict, spec_hash
 from .summary import summarize
 from .task import Subtask, Task
 from .trajectory import Trajectory
@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def build_task(spec: RunSpec) -> Task:
-    return registry.lookup("task", spec.task.name)(spec.task)
+    return registry.create("task", spec.task)
 
 
 def build_agent(spec: RunSpec):
-    return registry.lookup("agent", spec.agent.name)(spec.agent)
+    return registry.create("agent", spec.agent)
 
 
 def plan_jobs(spec: RunSpec, subtasks: list[Subtask]) -> Iterator[EpisodeJob]:
@@ -42,11 +42,7 @@ def plan_jobs(spec: RunSpec, subtasks: list[Subtask]) -> Iterator[EpisodeJob]:
 
 def spec_from_store(path: Path) -> RunSpec:
     store = RunStore.open(path)
-    data = store.spec_dict()
-    where = str(store.path / "spec.yaml")
-    return RunSpec.model_construct(task=resolve_plugin("task", data.get("task"), where),
-                                   agent=resolve_plugin("agent", data.get("agent"), where),
-                                   run=RunOptions.model_validate(data.get("run") or {}))
+    return run_spec_from_dict(store.spec_dict(), str(store.path / "spec.yaml"))
 
 
 def default_run_dir(spec: RunSpec) -> Path:

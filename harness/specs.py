@@ -170,10 +170,16 @@ def load_run_spec(path: str | Path | None = None, *, task: list[str] = (), agent
     apply_overrides(data, "run", list(run))
     if task or agent or run:
         where += " + command-line overrides"
+    return run_spec_from_dict(data, where)
+
+
+def run_spec_from_dict(data: dict[str, Any], where: str) -> RunSpec:
+    """A RunSpec from its sections as plain data (a spec file after overrides, a stored spec.yaml,
+    a spec sent to a worker): each plugin section is validated by that plugin's Config."""
     task_spec = resolve_plugin("task", data.get("task"), where)
     agent_spec = resolve_plugin("agent", data.get("agent"), where)
     try:
         run_opts = RunOptions.model_validate(data.get("run") or {})
     except ValidationError as exc:
         raise SpecError(_format_validation(exc, where, "run")) from None
-    return RunSpec.model_construct(task=task_spec, agent=agent_spec, run=run_opts)
+    return RunSpec(task=task_spec, agent=agent_spec, run=run_opts)

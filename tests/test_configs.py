@@ -5,7 +5,7 @@ import pytest
 from conftest import REPO, SHARED
 from harness.errors import SpecError
 from harness.specs import load_run_spec
-from trainers.experiment import load_experiment_spec
+from harness.experiment import load_experiment_spec
 
 CONFIGS = REPO / "configs"
 SPLITS = SHARED / "data" / "eto-sciworld-splits"

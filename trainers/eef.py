@@ -12,7 +12,7 @@ import json
 
 from pydantic import Field
 
-from harness import register_trainer
+from harness import register_trainer, registry
 from harness.rollout import EpisodeJob, episode_seed
 
 from .eef_logic import analyze, exploration_states, outcomes_for
@@ -36,9 +36,7 @@ class EEFTrainer(RFTTrainer):
         failed = [t for t in experts if t.status == "ok" and not t.success and len(t.steps) > 1]
         if not failed:
             return []
-        from harness.run import build_task
-        from harness.specs import RunSpec
-        task = build_task(RunSpec.model_construct(task=exp.spec.task, agent=None, run=exp.spec.run))
+        task = registry.create("task", exp.spec.task)
         try:
             subtasks = {s.id: s for s in task.subtasks()}
         finally:

@@ -13,10 +13,10 @@ from pydantic import Field
 from rich.console import Console
 
 from harness import register_trainer
+from harness.experiment import Experiment, Trainer
 from harness.trajectory import Trajectory
 
 from .eef_logic import build_training_set
-from .experiment import Experiment
 from .finetune import fine_tune
 from .sft import SFTConfig, brief, sft_iteration
 
@@ -36,13 +36,10 @@ def _tag(t: Trajectory, it: int) -> Trajectory:
 
 
 @register_trainer("rft")
-class RFTTrainer:
+class RFTTrainer(Trainer):
     """SFT on expert successes, then iterations of self-generated successes."""
 
     Config = RFTConfig
-
-    def __init__(self, config: RFTConfig):
-        self.config = config
 
     def explore(self, exp: Experiment, it: int, experts, self_rollouts, agent) -> list:
         """EEF's hook: results of exploring failed expert trajectories (none for plain RFT)."""

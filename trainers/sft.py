@@ -1,16 +1,19 @@
 """SFT: behaviour cloning on the expert's successful trajectories (iteration 0 of RFT and EEF too)."""
 from __future__ import annotations
 
+from pydantic import Field
+
 from harness import register_trainer
 from harness.errors import HarnessError
+from harness.experiment import Experiment, Trainer, TrainerConfig
 from harness.trajectory import Trajectory
 
-from .experiment import Experiment, TrainerConfig
-from .finetune import fine_tune
+from .finetune import TrainOptions, fine_tune
 
 
 class SFTConfig(TrainerConfig):
     name: str = "sft"
+    train: TrainOptions = Field(default_factory=TrainOptions)
 
 
 def brief(summary: dict | None) -> dict | None:
@@ -28,13 +31,10 @@ def expert_successes(experts: list[Trajectory]) -> list[Trajectory]:
 
 
 @register_trainer("sft")
-class SFTTrainer:
+class SFTTrainer(Trainer):
     """Behaviour cloning on expert successes (LoRA by default)."""
 
     Config = SFTConfig
-
-    def __init__(self, config: SFTConfig):
-        self.config = config
 
     def run(self, exp: Experiment) -> list[dict]:
         _, _, _, it0 = sft_iteration(exp, self.config)

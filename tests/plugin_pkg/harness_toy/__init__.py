@@ -11,7 +11,8 @@ import time
 from pydantic import Field
 
 from harness import (Agent, AgentReply, AgentRequest, AgentSpec, Env, EnvCrashed, Oracle, ResetResult,
-                     StepResult, Subtask, Task, TaskSpec, register_agent, register_task)
+                     StepResult, Subtask, Task, TaskSpec, register_agent, register_task, register_trainer)
+from harness.experiment import Experiment, Trainer, TrainerConfig
 from harness.react import format_reply
 
 
@@ -106,3 +107,23 @@ class CountingAgent(Agent):
                 action = "dec" if action == "inc" else "inc"
             out.append(AgentReply(text=format_reply(f"The counter is {x}, the target {target}.", action)))
         return out
+
+
+class ToyTrainerConfig(TrainerConfig):
+    name: str = "toy_trainer"
+
+
+@register_trainer("toy_trainer")
+class ToyTrainer(Trainer):
+    """Trains nothing: collects the expert pool, then evaluates the rollout agent (test plugin,
+    written against the core alone)."""
+
+    Config = ToyTrainerConfig
+
+    def run(self, exp: Experiment) -> list[dict]:
+        experts = exp.expert_trajectories()
+        untrained = {"model_dir": "", "adapter": False, "base_model": None}
+        line = {"iteration": 0, "experts": len(experts), "training_examples": sum(t.success for t in experts),
+                "eval": exp.evaluate(0, untrained)}
+        exp.write_summary([line])
+        return [line]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +26,15 @@ import yaml
 from pydantic import Field, field_validator
 from rich.console import Console
 
-from harness import registry
-from harness.errors import RunStoreError, SpecError
-from harness.rollout import EpisodeJob
-from harness.run import execute
-from harness.rundir import META_FILE, SPEC_FILE, Meta, utc_now
-from harness.runstore import RunStore
-from harness.specs import (AgentSpec, RunOptions, RunSpec, Strict, TaskSpec, TrainerSpec, apply_overrides,
+from . import registry
+from .errors import RunStoreError, SpecError
+from .rollout import EpisodeJob
+from .run import execute
+from .rundir import META_FILE, SPEC_FILE, Meta, utc_now
+from .runstore import RunStore
+from .specs import (AgentSpec, RunOptions, RunSpec, Strict, TaskSpec, TrainerSpec, apply_overrides,
                            read_spec_file, resolve_plugin, spec_hash)
-from harness.trajectory import Trajectory
-
-from .finetune import TrainOptions
+from .trajectory import Trajectory
 
 
 class ExperimentSpec(Strict):
@@ -89,13 +87,13 @@ def load_experiment_spec(path: Path | None, *, task=(), eval_task=(), expert=(),
         run_opts = RunOptions.model_validate(data.get("run") or {})
     except Exception as exc:
         raise SpecError(f"{where}: run: {exc}") from None
-    return ExperimentSpec.model_construct(task=task_spec, eval_task=eval_spec, expert=expert_spec,
+    return ExperimentSpec(task=task_spec, eval_task=eval_spec, expert=expert_spec,
                                           expert_run=expert_run, trainer=trainer_spec, run=run_opts)
 
 
 class TrainerConfig(TrainerSpec):
-    """Options every trainer shares."""
-    train: TrainOptions = Field(default_factory=TrainOptions)
+    """Options every trainer shares: how the trained model is played. A trainer that fine-tunes
+    adds its own training options (trainers.finetune.TrainOptions)."""
     rollout_agent: dict[str, Any] = Field(
         default_factory=lambda: {"name": "hf", "max_new_tokens": 64},
         description="agent that plays the trained model ('hf' or 'vllm'); model/adapter are set per iteration")
@@ -119,7 +117,7 @@ class Experiment:
     def __init__(self, spec: ExperimentSpec, path: Path | None = None, console: Console | None = None):
         self.spec = spec
         self.console = console or Console(stderr=True)
-        name = spec.run.name or f"{spec.trainer.name}-{spec.task.name}-{datetime.now():%Y%m%d-%H%M%S}"
+        name = spec.run.name or f"{spec.trainer.name}-{spec.task.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
         self.path = Path(path) if path is not None else Path(spec.run.out_dir) / name
         self._open()
 
@@ -149,7 +147,7 @@ class Experiment:
         experiment, except with ``allow_errors`` (exploration: an errored restart is not tried)."""
         agent_spec = agent if isinstance(agent, AgentSpec) else resolve_plugin("agent", agent, f"{self.path}:{rel}")
         run = self.spec.run.model_copy(update={"samples": samples, "name": None})
-        spec = RunSpec.model_construct(task=task, agent=agent_spec, run=run)
+        spec = RunSpec(task=task, agent=agent_spec, run=run)
         self.console.print(f"[bold]{rel}[/]: {task.name} / {agent_spec.name}")
         store = execute(spec, console=self.console, jobs=jobs, run_dir=self.path / rel)
         s = store.summary()
@@ -170,7 +168,7 @@ class Experiment:
         cfg = self.spec.trainer
         agent = dict(cfg.rollout_agent)
         if train_result["adapter"]:
-            update = {"model": cfg.train.model, "adapter": train_result["model_dir"]}
+            update = {"model": train_result["base_model"], "adapter": train_result["model_dir"]}
         else:
             update = {"model": train_result["model_dir"]}
         update["temperature"] = temperature
@@ -191,5 +189,24 @@ class Experiment:
         os.replace(tmp, self.path / "summary.json")
 
 
-def lookup_trainer(name: str):
-    return registry.lookup("trainer", name)
+class Trainer:
+    """What a trainer plugin is: a ``Config`` (a TrainerConfig) and ``run``, which plays and trains
+    through an Experiment's stages and returns one summary line per iteration. Register a
+    subclass with ``@register_trainer(name)``; it needs nothing outside ``harness``."""
+
+    Config: type[TrainerConfig] = TrainerConfig
+    registered_name = ""
+
+    def __init__(self, config: TrainerConfig):
+        self.config = config
+
+    def run(self, exp: "Experiment") -> list[dict]:
+        raise NotImplementedError
+
+
+def run_experiment(spec: ExperimentSpec, console: Console | None = None) -> "Experiment":
+    """`harness train`: the trainer the spec names, on its experiment directory (resumed if there)."""
+    trainer = registry.create("trainer", spec.trainer)
+    exp = Experiment(spec, console=console)
+    trainer.run(exp)
+    return exp
