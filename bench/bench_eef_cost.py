@@ -17,12 +17,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved, keep_envs_across_runs, quick_mode, report, timed  # noqa: E402
 
-from agents.scripted import NoisyExpertAgent, NoisyExpertConfig  # noqa: E402
+from harness.agents.scripted import NoisyExpertAgent, NoisyExpertConfig  # noqa: E402
 from harness import Agent, AgentReply, AgentSpec  # noqa: E402
 from harness.react import format_reply  # noqa: E402
 from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
-from tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
-from trainers.eef_logic import exploration_states  # noqa: E402
+from harness.tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
+from harness.trainers.eef_logic import exploration_states  # noqa: E402
 
 
 class Follower(Agent):

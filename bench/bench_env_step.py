@@ -28,8 +28,8 @@ from common import interleaved, keep_envs_across_runs, quick_mode, report, timed
 from harness import Agent, AgentReply, AgentSpec  # noqa: E402
 from harness.react import format_reply  # noqa: E402
 from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
-from tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
-from tasks.sciworld.task import SimulatorProcess  # noqa: E402
+from harness.tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
+from harness.tasks.sciworld.task import SimulatorProcess  # noqa: E402
 
 class FixedActions(Agent):
     """Replies with a fixed action list per subtask (no oracle: the env loads as for any model)."""

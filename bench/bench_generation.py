@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import quick_mode, median_of, report, timed  # noqa: E402
 
-from agents.hf import HFAgent, HFConfig  # noqa: E402
+from harness.agents.hf import HFAgent, HFConfig  # noqa: E402
 from harness.agent import AgentRequest  # noqa: E402
-from tasks.sciworld.prompt import first_message  # noqa: E402
+from harness.tasks.sciworld.prompt import first_message  # noqa: E402
 
 OBS = ("Observation: This room is called the kitchen. In it, you see: the agent, a substance called air, "
        "a chair. On the chair is: nothing. a counter. On the counter is: a bowl (containing a red apple, "

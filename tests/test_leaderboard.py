@@ -14,8 +14,8 @@ from conftest import REPO, harness_cmd
 from harness.runstore import RunStore
 from harness.summary import summarize
 from harness.trajectory import Message, Trajectory
-from leaderboards.core import LeaderboardError, build, find_runs, head_to_head, load_run
-from leaderboards.render import render
+from harness.leaderboards.core import LeaderboardError, build, find_runs, head_to_head, load_run
+from harness.leaderboards.render import render
 
 CAT = {"b": "boil", "m": "melt", "x": "freeze"}
 

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from leaderboards.core import build
-from leaderboards.render import render
+from harness.leaderboards.core import build
+from harness.leaderboards.render import render
 from test_leaderboard import EEF, PARTIAL, RFT, write_run
 
 CHROMIUM = shutil.which("chromium")

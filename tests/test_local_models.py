@@ -28,7 +28,7 @@ def model_dir():
 
 @pytest.fixture(scope="module")
 def hf_agent(model_dir):
-    from agents.hf import HFAgent, HFConfig
+    from harness.agents.hf import HFAgent, HFConfig
     return HFAgent(HFConfig(model=model_dir, max_new_tokens=24, kv_cache=False))
 
 
@@ -43,7 +43,7 @@ def _requests():
 
 
 def test_hf_batched_generation_matches_one_at_a_time(hf_agent, model_dir):
-    from agents.hf import HFAgent, HFConfig
+    from harness.agents.hf import HFAgent, HFConfig
     reqs = _requests()
     batched = hf_agent.act(reqs)
     single = [hf_agent.act([r])[0] for r in reqs]

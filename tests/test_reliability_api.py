@@ -16,7 +16,7 @@ from fault_server import FaultServer, drop, malformed, ok, rate_limited, slow, s
 
 pytest.importorskip("openai")
 
-from agents.openai_api import OpenAIAgent, OpenAIConfig  # noqa: E402
+from harness.agents.openai_api import OpenAIAgent, OpenAIConfig  # noqa: E402
 from harness.agent import AgentRequest  # noqa: E402
 from harness.run import execute  # noqa: E402
 from harness.specs import load_run_spec  # noqa: E402

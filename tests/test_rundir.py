@@ -10,7 +10,7 @@ from conftest import REPO, TOY_AGENT, TOY_TASK, cli_env, harness_cmd
 from harness.errors import RunStoreError
 from harness.rundir import FORMAT_VERSION, kind_of, read_meta
 
-KEPT = sorted(p.parent for p in (REPO / "leaderboards" / "runs").rglob("meta.json"))
+KEPT = sorted(p.parent for p in (REPO / "results").rglob("meta.json"))
 
 
 def show(path):

@@ -12,9 +12,9 @@ from harness.runstore import RunStore
 
 pytest.importorskip("scienceworld")
 
-from agents.scripted import ExpertAgent, ExpertConfig, NoisyExpertAgent, NoisyExpertConfig  # noqa: E402
-from tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
-from tasks.sciworld.task import SciWorldEnv, baseline_task_types  # noqa: E402
+from harness.agents.scripted import ExpertAgent, ExpertConfig, NoisyExpertAgent, NoisyExpertConfig  # noqa: E402
+from harness.tasks.sciworld import SciWorldConfig, SciWorldTask  # noqa: E402
+from harness.tasks.sciworld.task import SciWorldEnv, baseline_task_types  # noqa: E402
 from conftest import SHARED  # noqa: E402
 
 

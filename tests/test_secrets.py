@@ -109,7 +109,7 @@ def test_a_key_given_where_the_variable_name_belongs_is_refused_and_not_echoed(t
 
 
 def test_key_like_values_are_told_apart_from_variable_names():
-    from agents.openai_api import OpenAIConfig
+    from harness.agents.openai_api import OpenAIConfig
     from pydantic import ValidationError
 
     for name in ["OPENAI_API_KEY", "HARNESS_TEST_KEY", "my_key", "GROQ_API_KEY_FOR_THE_EVAL_CLUSTER_2"]:

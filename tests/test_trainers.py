@@ -15,8 +15,8 @@ pytest.importorskip("peft")
 
 from harness.models import resolve_model  # noqa: E402
 from harness.trajectory import Message, Trajectory  # noqa: E402
-from trainers.data import IGNORE, DataError, encode, export_conversations_json, import_file  # noqa: E402
-from trainers.eef_logic import exploration_states  # noqa: E402
+from harness.trainers.data import IGNORE, DataError, encode, export_conversations_json, import_file  # noqa: E402
+from harness.trainers.eef_logic import exploration_states  # noqa: E402
 
 SPEC = """
 task: {name: harness_toy:CounterTask, targets: [3, 4, 5, 6, 7, 8], max_steps: 10}
@@ -179,7 +179,7 @@ def test_zero_trainable_tokens_is_an_error_and_truncation_keeps_newest():
 
 
 def test_export_import_round_trip(tmp_path):
-    from trainers.data import export_messages_jsonl
+    from harness.trainers.data import export_messages_jsonl
     t = _traj([True, False])
     export_messages_jsonl([t], tmp_path / "m.jsonl")
     back = import_file(tmp_path / "m.jsonl")[0]
@@ -231,7 +231,7 @@ def test_logits_only_where_trained_give_the_same_loss_and_gradients():
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from trainers.finetune import _accepts_logits_mask, _Collator
+    from harness.trainers.finetune import _accepts_logits_mask, _Collator
     path = resolve_model("tiny-random")
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)

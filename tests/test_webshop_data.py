@@ -9,9 +9,9 @@ from rich.console import Console
 from harness.errors import SpecError
 from harness.run import execute
 from harness.specs import load_run_spec
-from tasks.webshop import WebShopConfig, WebShopTask
-from tasks.webshop.catalogue import PRICE_RANGE
-from tasks.webshop.search import SearchEngine
+from harness.tasks.webshop import WebShopConfig, WebShopTask
+from harness.tasks.webshop.catalogue import PRICE_RANGE
+from harness.tasks.webshop.search import SearchEngine
 
 SHAMPOO_PATH = "Beauty & Personal Care › Hair Care › Shampoo & Conditioner › Shampoos"
 

@@ -5,13 +5,13 @@ import subprocess
 import pytest
 import yaml
 
-from agents.scripted import ExpertAgent, ExpertConfig, NoisyExpertAgent, NoisyExpertConfig
+from harness.agents.scripted import ExpertAgent, ExpertConfig, NoisyExpertAgent, NoisyExpertConfig
 from conftest import cli_env, harness_cmd
 from harness import Agent, AgentReply
 from harness.rollout import EpisodeJob, RolloutEngine
-from tasks.webshop import WebShopMiniConfig, WebShopMiniTask
-from tasks.webshop.env import oracle_queries
-from tasks.webshop.reward import get_reward
+from harness.tasks.webshop import WebShopMiniConfig, WebShopMiniTask
+from harness.tasks.webshop.env import oracle_queries
+from harness.tasks.webshop.reward import get_reward
 
 
 @pytest.fixture(scope="module")

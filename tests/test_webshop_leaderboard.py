@@ -1,7 +1,7 @@
 """webshop-mini runs through `harness run` and shows per-category solve rates in the leaderboard."""
 from harness.run import execute
 from harness.specs import load_run_spec
-from leaderboards import build, head_to_head
+from harness.leaderboards import build, head_to_head
 
 
 def test_webshop_mini_expert_vs_noisy_in_the_leaderboard(tmp_path):

@@ -6,8 +6,8 @@ not function words).
 """
 import pytest
 
-from tasks.webshop.catalogue import Goal, Product
-from tasks.webshop.reward import get_reward, normalize_color, option_matches, regex_nouns, type_score
+from harness.tasks.webshop.catalogue import Goal, Product
+from harness.tasks.webshop.reward import get_reward, normalize_color, option_matches, regex_nouns, type_score
 
 CATEGORY = "Beauty & Personal Care › Hair Care › Shampoos"
 
