@@ -132,7 +132,8 @@ class HFAgent(Agent):
         if self.tokenizer.pad_token_id in new:  # pad == end of turn for most chat models
             new = new[: new.index(self.tokenizer.pad_token_id)]
         text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return AgentReply(text=cut_after_action(text), usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(new)))
+        return AgentReply(text=cut_after_action(text),
+                          usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(new)))
 
     def _sampling(self) -> dict:
         sample = self.config.temperature > 0

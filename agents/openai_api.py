@@ -29,7 +29,8 @@ from harness.errors import SpecError
 class OpenAIConfig(AgentSpec):
     name: str = "openai"
     model: str = Field(description="model name as the endpoint knows it")
-    base_url: str | None = Field(None, description="endpoint URL (default: the client's, i.e. OpenAI or $OPENAI_BASE_URL)")
+    base_url: str | None = Field(
+        None, description="endpoint URL (default: the client's, i.e. OpenAI or $OPENAI_BASE_URL)")
     api_key_env: str = Field("OPENAI_API_KEY", description="name of the environment variable holding the key")
     temperature: float = Field(0.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
@@ -129,7 +130,8 @@ class OpenAIAgent(Agent):
         text = _storable((resp.choices[0].message.content or "").strip())
         u = resp.usage
         usage = Usage(prompt_tokens=u.prompt_tokens if u else 0, completion_tokens=u.completion_tokens if u else 0)
-        usage.cost = (usage.prompt_tokens * c.price_prompt_per_1k + usage.completion_tokens * c.price_completion_per_1k) / 1000
+        usage.cost = (usage.prompt_tokens * c.price_prompt_per_1k
+                      + usage.completion_tokens * c.price_completion_per_1k) / 1000
         if cache is not None:
             tmp = cache.with_suffix(".tmp")
             tmp.write_text(json.dumps({"text": text}))

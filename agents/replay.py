@@ -41,7 +41,8 @@ class ReplayAgent(Agent):
             if stored is None:
                 out.append(AgentReply(text="", error=f"replay: no stored episode {req.episode_id}"))
             elif req.step >= len(stored):
-                out.append(AgentReply(text="", error=f"replay: stored episode {req.episode_id} has only {len(stored)} steps"))
+                out.append(AgentReply(
+                    text="", error=f"replay: stored episode {req.episode_id} has only {len(stored)} steps"))
             else:
                 out.append(AgentReply(text=stored[req.step]))
         return out

@@ -110,7 +110,8 @@ def run_scenario(title, plan, subtasks, task, ours, pkg, default_hashes, reps) -
         return timed(loop)[0]
 
     # each episode stops where its plan ends (types are one variation each here)
-    limited = SciWorldTask(task.config.model_copy(update={"max_steps": {st.category: len(plan[st.id]) for st in subtasks}}))
+    limited = SciWorldTask(task.config.model_copy(
+        update={"max_steps": {st.category: len(plan[st.id]) for st in subtasks}}))
 
     def harness(agent: Agent):
         engine = RolloutEngine(limited, agent, num_envs=1)

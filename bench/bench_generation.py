@@ -33,9 +33,10 @@ OBS = ("Observation: This room is called the kitchen. In it, you see: the agent,
 
 
 def episode(turns: int, i: int = 0) -> list[dict]:
-    msgs = [{"role": "user", "content": first_message(f"Your task is to boil water (episode {i}).", with_example=False)}]
-    for t in range(turns):
-        msgs.append({"role": "assistant", "content": f"Thought: I need to find the stove.\nAction: look around"})
+    msgs = [{"role": "user",
+             "content": first_message(f"Your task is to boil water (episode {i}).", with_example=False)}]
+    for _ in range(turns):
+        msgs.append({"role": "assistant", "content": "Thought: I need to find the stove.\nAction: look around"})
         msgs.append({"role": "user", "content": OBS})
     return msgs
 
@@ -78,7 +79,7 @@ def main() -> None:
         steps = range(late + 1) if agent.config.kv_cache else sorted({0, 1, *window})
         for step in steps:
             req = AgentRequest(episode_id="long#0", messages=episode(step), seed=0, step=step)
-            times[step], _ = timed(lambda: agent.act([req]))
+            times[step], _ = timed(lambda req=req: agent.act([req]))
         agent.episode_done("long#0")
         return times
 
@@ -86,7 +87,7 @@ def main() -> None:
     for name, agent in (("kv-cache", cached), ("naive re-encode", naive)):
         runs = [play(agent) for _ in range(reps)]
 
-        def med(step):
+        def med(step, runs=runs):
             return statistics.median(r[step] for r in runs)
         first, last = med(1), med(late)  # step 1: after one turn, both have a warm start
         mean_late = statistics.mean(med(s) for s in window)

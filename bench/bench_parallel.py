@@ -43,7 +43,7 @@ def main() -> None:
         close = keep_envs_across_runs(engine)
         envs = [engine._env(i) for i in range(workers)]  # JVM start-up is not rollout work
 
-        def once() -> float:
+        def once(engine=engine) -> float:
             out = []
             dt, _ = timed(lambda: engine.run([EpisodeJob(subtask=st) for st in subtasks], out.append))
             assert len(out) == len(subtasks) and all(t.success for t in out)

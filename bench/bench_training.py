@@ -84,7 +84,8 @@ def run_one(which: str, model: str, steps: int, out: Path, checkpointing: bool =
             trainer.train()
             seconds, steps_done = time.perf_counter() - t0, trainer.state.global_step
     tokens_per_step = stats["tokens"] / len(examples) * opts.batch_size  # the same data for both
-    out.write_text(json.dumps({"trainer": which, "checkpointing": checkpointing, "steps": steps_done, "seconds": seconds,
+    out.write_text(json.dumps({"trainer": which, "checkpointing": checkpointing, "steps": steps_done,
+                               "seconds": seconds,
                                "tokens_per_s": tokens_per_step * steps_done / seconds,
                                "trainable_tokens": stats["trainable_tokens"],
                                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -113,7 +114,8 @@ def main() -> None:
                     subprocess.run([sys.executable, __file__, "--child", which, model, str(steps),
                                     str(int(checkpointing)), "--out", str(f)], check=True)
                     pair.append(json.loads(f.read_text()))
-            speed = {w: statistics.median(r["tokens_per_s"] for r in pair if r["trainer"] == w) for w in ("ours", "trl")}
+            speed = {w: statistics.median(r["tokens_per_s"] for r in pair if r["trainer"] == w)
+                     for w in ("ours", "trl")}
             mem = {w: max(r["peak_rss_mb"] for r in pair if r["trainer"] == w) for w in ("ours", "trl")}
             label = "with" if checkpointing else "without"
             ratios[f"ours/trl tokens_per_s, {label} checkpointing"] = speed["ours"] / speed["trl"]

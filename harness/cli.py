@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from .errors import HarnessError
+from .errors import HarnessError, Interrupted
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -16,8 +16,9 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def _fail(exc: HarnessError) -> None:
     from rich.markup import escape
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-    sys.exit(2)
+    label = "[bold yellow]interrupted:[/]" if isinstance(exc, Interrupted) else "[bold red]error:[/]"
+    err_console.print(f"{label} {escape(str(exc))}", highlight=False)
+    sys.exit(getattr(exc, "exit_code", 2))
 
 
 class _Group(click.Group):
@@ -40,7 +41,8 @@ def main(verbose: int) -> None:
 @click.argument("spec_file", required=False, type=click.Path(path_type=Path))
 @click.option("-T", "--task", "task_over", multiple=True, metavar="KEY=VALUE", help="override a task option")
 @click.option("-A", "--agent", "agent_over", multiple=True, metavar="KEY=VALUE", help="override an agent option")
-@click.option("-R", "--run", "run_over", multiple=True, metavar="KEY=VALUE", help="override a run option (samples, num_envs, max_steps, seed, out_dir, name, ...)")
+@click.option("-R", "--run", "run_over", multiple=True, metavar="KEY=VALUE",
+              help="override a run option (samples, num_envs, max_steps, seed, out_dir, name, ...)")
 @click.option("--resume", type=click.Path(path_type=Path, file_okay=False), help="finish an interrupted run directory")
 def run(spec_file, task_over, agent_over, run_over, resume):
     """Play episodes of a task with an agent and store them in a run directory.
@@ -67,32 +69,33 @@ def run(spec_file, task_over, agent_over, run_over, resume):
 
 
 @main.command(name="list")
-@click.option("--options", is_flag=True, help="also show each plugin's options")
+@click.option("--options", is_flag=True, help="also show each plugin's options, and the run options")
 def list_(options: bool):
     """Registered tasks, agents and trainers (built-in and from installed plugins)."""
     from rich.table import Table
 
     from . import registry
+    from .specs import RunOptions, option_rows
 
     for kind in registry.KINDS:
         table = Table(title=f"{kind}s", title_justify="left")
-        table.add_column("name")
-        table.add_column("class")
-        table.add_column("description" if not options else "options")
+        table.add_column("name", no_wrap=True)
+        table.add_column("class", overflow="fold")
+        table.add_column("description" if not options else "options (key=default)", overflow="fold")
         for name in registry.available(kind):
             cls = registry.lookup(kind, name)
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             if options and getattr(cls, "Config", None) is not None:
-                fields = cls.Config.model_fields
-                doc = ", ".join(f"{k}={_fmt_default(f)}" for k, f in fields.items() if k != "name")
+                doc = "\n".join(f"{key}={default}" for key, default, _ in option_rows(cls.Config))
             table.add_row(name, f"{cls.__module__}:{cls.__qualname__}", doc)
         console.print(table)
-
-
-def _fmt_default(field) -> str:
-    if field.is_required():
-        return "<required>"
-    return repr(field.default)
+    if options:
+        table = Table(title="run options (-R KEY=VALUE, or the run: section)", title_justify="left")
+        for col in ("key", "default", "what"):
+            table.add_column(col, overflow="fold")
+        for key, default, what in option_rows(RunOptions):
+            table.add_row(key, default, what)
+        console.print(table)
 
 
 @main.command()
@@ -135,8 +138,10 @@ def show(run_dir: Path, episodes: bool):
 @click.argument("spec_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("-T", "--task", "task_over", multiple=True, metavar="KEY=VALUE", help="override a training-task option")
 @click.option("-E", "--eval-task", "eval_over", multiple=True, metavar="KEY=VALUE", help="override an eval-task option")
-@click.option("-X", "--expert", "expert_over", multiple=True, metavar="KEY=VALUE", help="override an expert-agent option")
-@click.option("-O", "--trainer", "trainer_over", multiple=True, metavar="KEY=VALUE", help="override a trainer option (e.g. train.epochs=1)")
+@click.option("-X", "--expert", "expert_over", multiple=True, metavar="KEY=VALUE",
+              help="override an expert-agent option")
+@click.option("-O", "--trainer", "trainer_over", multiple=True, metavar="KEY=VALUE",
+              help="override a trainer option (e.g. train.epochs=1)")
 @click.option("-R", "--run", "run_over", multiple=True, metavar="KEY=VALUE", help="override a run option")
 def train(spec_file, task_over, eval_over, expert_over, trainer_over, run_over):
     """Expert collection -> SFT/RFT/EEF iterations -> evaluation, resumable stage by stage.

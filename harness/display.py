@@ -11,14 +11,14 @@ from .stats import wilson_interval
 def summary_table(summary: dict, title: str = "") -> Table:
     table = Table(title=title or None, show_footer=True)
     longest = max((len(name) for name in summary["categories"]), default=7)
-    # names whole: other columns wrap their headers first (folded past 40 characters)
-    table.add_column("category", footer="overall", overflow="fold", min_width=min(40, longest))
+    # names whole where they fit; past 20 characters they fold onto a second line at 80 columns
+    table.add_column("category", footer="overall", overflow="fold", min_width=min(20, longest))
     table.add_column("solved", justify="right",
                      footer=f"{summary['subtasks_solved']}/{summary['subtasks']}")
     table.add_column("win rate", justify="right",
                      footer=f"{100 * summary['win_rate']:.1f}% ± {100 * summary['win_rate_se']:.1f}")
     table.add_column("95% CI", justify="right", footer=_ci(summary))
-    table.add_column("mean score", justify="right", footer=f"{summary['mean_score']:.1f}")
+    table.add_column("score", justify="right", footer=f"{summary['mean_score']:.1f}")  # mean final score
     table.add_column("episodes", justify="right", footer=str(summary["episodes"]))
     for name, c in summary["categories"].items():
         table.add_row(name, f"{c['subtasks_solved']}/{c['subtasks']}", f"{100 * c['win_rate']:.1f}%",

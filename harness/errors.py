@@ -15,3 +15,8 @@ class RegistryError(HarnessError):
 
 class RunStoreError(HarnessError):
     """A run directory cannot be used (changed spec on resume, locked, corrupt)."""
+
+
+class Interrupted(HarnessError):
+    """Ctrl-C: what is stored stays, and the message says how to finish (exit code 130, as a shell's)."""
+    exit_code = 130

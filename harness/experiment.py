@@ -27,7 +27,7 @@ from pydantic import Field, field_validator
 from rich.console import Console
 
 from . import registry
-from .errors import RunStoreError, SpecError
+from .errors import Interrupted, RunStoreError, SpecError
 from .rollout import EpisodeJob
 from .run import execute
 from .rundir import META_FILE, SPEC_FILE, Meta, utc_now
@@ -149,7 +149,11 @@ class Experiment:
         run = self.spec.run.model_copy(update={"samples": samples, "name": None})
         spec = RunSpec(task=task, agent=agent_spec, run=run)
         self.console.print(f"[bold]{rel}[/]: {task.name} / {agent_spec.name}")
-        store = execute(spec, console=self.console, jobs=jobs, run_dir=self.path / rel)
+        try:
+            store = execute(spec, console=self.console, jobs=jobs, run_dir=self.path / rel)
+        except Interrupted as exc:
+            raise Interrupted(f"stage {rel}: {str(exc).split(';')[0]}; run the same `harness train` command "
+                              f"again to continue the experiment {self.path}") from None
         s = store.summary()
         if s.get("errors") and not allow_errors:
             raise RunStoreError(f"{self.path / rel}: {s['errors']} episodes errored; fix the cause and run "

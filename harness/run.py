@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import registry
-from .errors import RunStoreError, SpecError
+from .errors import Interrupted, RunStoreError, SpecError
 from .protocol import run_protocol
 from .rollout import EpisodeJob, RolloutEngine, episode_seed
 from .runstore import RunStore
@@ -97,6 +97,10 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
             store = RunStore.create(path, spec.resolved_dict(), identity, {"protocol": protocol})
         try:
             _play(spec, task, store, todo, remaining, console, on_episode)
+        except KeyboardInterrupt:
+            stored = sum(1 for _ in store.iter_latest_briefs())
+            raise Interrupted(f"{stored} of {expected} episodes are stored in {store.path}; "
+                              f"`harness run --resume {store.path}` finishes the run") from None
         finally:
             summary = summarize(store.iter_latest_briefs(), expected=expected)
             store.write_summary(summary)

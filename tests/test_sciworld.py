@@ -61,14 +61,16 @@ class _Scripted(Agent):
         self.replies = replies
 
     def act(self, requests):
-        return [AgentReply(text=self.replies[r.step] if r.step < len(self.replies) else "Thought: x\nAction: look around")
+        return [AgentReply(text=self.replies[r.step] if r.step < len(self.replies)
+                           else "Thought: x\nAction: look around")
                 for r in requests]
 
 
 def test_malformed_output_and_unknown_action_do_not_end_the_episode():
     task = SciWorldTask(SciWorldConfig(task_types=["find-living-thing"], variations=1, max_steps=4))
     st = task.subtasks()[0]
-    agent = _Scripted(["I think I will look.", "Thought: go\nAction: fly to the moon", "Thought: ok\nAction: look around"])
+    agent = _Scripted(["I think I will look.", "Thought: go\nAction: fly to the moon",
+                       "Thought: ok\nAction: look around"])
     t = play(task, agent, [EpisodeJob(subtask=st)], num_envs=1)[f"{st.id}#0"]
     assert t.status == "ok" and len(t.steps) == 4
     assert t.steps[0].action is None and "Invalid format" in t.steps[0].observation

@@ -114,7 +114,8 @@ def test_key_like_values_are_told_apart_from_variable_names():
 
     for name in ["OPENAI_API_KEY", "HARNESS_TEST_KEY", "my_key", "GROQ_API_KEY_FOR_THE_EVAL_CLUSTER_2"]:
         assert OpenAIConfig(model="m", api_key_env=name).api_key_env == name
-    for key in [KEYS["sk"], KEYS["other"], "AIzaSyD-PLANTED_abcdefghijklmnopqrstuv", "hf_PLANTEDaBcDeFgHiJkLmNoPqRsTuVwXyZ1234"]:
+    for key in [KEYS["sk"], KEYS["other"], "AIzaSyD-PLANTED_abcdefghijklmnopqrstuv",
+                "hf_PLANTEDaBcDeFgHiJkLmNoPqRsTuVwXyZ1234"]:
         with pytest.raises(ValidationError) as info:
             OpenAIConfig(model="m", api_key_env=key)
         assert not leaks(str(info.value), key)

@@ -34,7 +34,8 @@ run: {num_envs: 2, progress: false, seed: 0}
 def run_train(tmp_path, trainer, extra="", name=None):
     spec = tmp_path / f"{trainer}.yaml"
     spec.write_text(SPEC % {"trainer": trainer, "extra": extra})
-    res = subprocess.run(harness_cmd() + ["train", str(spec), "-R", f"out_dir={tmp_path}", "-R", f"name={name or trainer}"],
+    res = subprocess.run(harness_cmd() + ["train", str(spec), "-R", f"out_dir={tmp_path}",
+                                          "-R", f"name={name or trainer}"],
                          env=cli_env(CI="true"), cwd=REPO, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-4000:]
     return tmp_path / (name or trainer), res
@@ -219,7 +220,8 @@ def test_sigkill_train_repeatedly_then_finish_equals_uninterrupted(tmp_path):
         b = {r["id"]: r for r in records(straight / rel / "episodes.jsonl")}
         assert len(a) == len({r["id"] for r in a}) == len(b), rel  # every episode exactly once
         for r in a:
-            assert (r["success"], r["score"], r["steps"]) == (b[r["id"]]["success"], b[r["id"]]["score"], b[r["id"]]["steps"])
+            assert (r["success"], r["score"], r["steps"]) == (
+                b[r["id"]]["success"], b[r["id"]]["score"], b[r["id"]]["steps"])
     for rel in ("iter0/train/data.jsonl", "iter1/train/data.jsonl", "iter1/eef_log.jsonl"):
         assert (killed / rel).read_text() == (straight / rel).read_text(), rel
     sa, sb = (json.loads((p / "summary.json").read_text()) for p in (killed, straight))

@@ -92,7 +92,8 @@ def test_products_are_normalised_as_the_original_loader_does(tmp_path):
     assert (b.pricing, b.price_tag, b.bullets) == ([20.0, 30.0], "$20.0 to $30.0", ["Noise cancelling earbuds."])
     assert 20.0 <= cat.prices[1] <= 30.0  # a price range sells at a drawn price
     assert (c.price_tag, c.attributes, c.description) == ("$100.0", ["DUMMY_ATTR"], "")
-    assert (d.title, d.description, d.bullets) == ("Kestrel Trail Mix, Tropical", "Nuts and dried fruit.", ["Resealable bag."])
+    assert (d.title, d.description, d.bullets) == (
+        "Kestrel Trail Mix, Tropical", "Nuts and dried fruit.", ["Resealable bag."])
     assert a.search_text() == ("lumina sulfate free shampoo for dry hair a gentle shampoo. paraben free formula. "
                                "size: 8 fl oz | pack, 16 fl oz")
 
@@ -166,7 +167,8 @@ def test_broken_files_are_named(tmp_path):
     (data / "items_human_ins.json").write_text('{"B00000000A": [')
     assert f"{data / 'items_human_ins.json'}: not valid JSON" in spec_error(tmp_path, data_dir=data)
     (data / "items_shuffle_1000.json").write_text('{"asin": "B00000000A"}')
-    assert f"{data / 'items_shuffle_1000.json'}: expected a JSON file holding a list" in spec_error(tmp_path, data_dir=data)
+    assert f"{data / 'items_shuffle_1000.json'}: expected a JSON file holding a list" in spec_error(
+        tmp_path, data_dir=data)
     products = official_products()
     del products[1]["query"]
     write_data(data, products=products)
@@ -174,8 +176,8 @@ def test_broken_files_are_named(tmp_path):
         tmp_path, data_dir=data)
     write_data(data, human={"B00000000A": [{"instruction": "x", "instruction_attributes": ["a"],
                                             "instruction_options": "red"}]})
-    assert "items_human_ins.json: B00000000A instruction #0: TypeError: instruction_options must be a list" in spec_error(
-        tmp_path, data_dir=data)
+    assert ("items_human_ins.json: B00000000A instruction #0: TypeError: "
+            "instruction_options must be a list") in spec_error(tmp_path, data_dir=data)
     write_data(data)
     assert "task.goals: [7] out of range" in spec_error(tmp_path, data_dir=data, goals="[7]")
 

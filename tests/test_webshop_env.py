@@ -43,7 +43,8 @@ def play(task, agent, subtasks, **kw):
 
 def triples(env, indices):
     products = env.shop.catalogue.products
-    return " [SEP] ".join(f"{products[i].asin} [SEP] {products[i].title} [SEP] {products[i].price_tag}" for i in indices)
+    return " [SEP] ".join(f"{products[i].asin} [SEP] {products[i].title} [SEP] {products[i].price_tag}"
+                          for i in indices)
 
 
 # ---------------------------------------------------------------- pages and actions
@@ -76,7 +77,8 @@ def test_results_pages_ten_at_a_time_with_prev_and_next(env):
 def test_total_results_counts_only_matching_products(env):
     hits = env.shop.search.search("tortoise")
     assert 0 < len(hits) < 10
-    assert f"Page 1 (Total results: {len(hits)}) [SEP] Next > [SEP] {triples(env, hits)}" in env.step("search[tortoise]").observation
+    assert (f"Page 1 (Total results: {len(hits)}) [SEP] Next > [SEP] {triples(env, hits)}"
+            in env.step("search[tortoise]").observation)
     env.step("click[Back to Search]")
     assert env.step("search[qwzx]").observation.endswith("Page 1 (Total results: 0) [SEP] Next >")
 
@@ -138,7 +140,8 @@ def test_buy_now_ends_the_episode_with_the_original_reward(env):
     res = env.step("click[Buy Now]")
     assert res.done and res.score == pytest.approx(100 * expected.total) and res.reward == res.score
     assert res.success == (expected.total == 1.0)
-    assert res.observation == f"Thank you for shopping with us! [SEP] Your score (min 0.0, max 1.0) [SEP] {expected.total}"
+    assert res.observation == ("Thank you for shopping with us! [SEP] Your score (min 0.0, max 1.0) [SEP] "
+                               f"{expected.total}")
     assert env.step("click[Back to Search]").observation.startswith("Invalid action")
 
 

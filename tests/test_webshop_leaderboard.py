@@ -19,7 +19,7 @@ def test_webshop_mini_expert_vs_noisy_in_the_leaderboard(tmp_path):
     expert, noisy = rows["expert"], rows["noisy"]
     assert expert.overall.win_rate == 1.0 and noisy.overall.win_rate < 1.0
     assert set(expert.categories) == set(noisy.categories) and len(expert.categories) == 5
-    for cat, cell in expert.categories.items():
+    for _cat, cell in expert.categories.items():
         assert cell.solved == cell.subtasks > 0
     h = head_to_head(expert.run, noisy.run)
     assert len(h.only_b) == 0 and len(h.only_a) == round((1 - noisy.overall.win_rate) * noisy.overall.subtasks)

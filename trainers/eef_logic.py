@@ -35,7 +35,7 @@ def exploration_states(n_steps: int, M: int = 5) -> list[int]:
         raise ValueError(f"M must be at least 1, got {M}")
     if n_steps < 0:
         raise ValueError(f"n_steps must be non-negative, got {n_steps}")
-    l = n_steps // (M + 1)
+    l = n_steps // (M + 1)  # noqa: E741 - EEF paper's notation
     if l == 0:
         return list(range(1, n_steps))
     return [k * l for k in range(1, M + 1)]

@@ -41,7 +41,8 @@ class TrainOptions(Strict):
     warmup_steps: float = Field(0, ge=0, description="warm-up steps; a value below 1 is a fraction of all steps")
     weight_decay: float = Field(0.0, ge=0)
     gradient_checkpointing: bool = False
-    sampler: str = Field("group_by_length", description="transformers train_sampling_strategy; length grouping cuts padding")
+    sampler: str = Field("group_by_length",
+                         description="transformers train_sampling_strategy; length grouping cuts padding")
     save_steps: int = Field(50, ge=1, description="checkpoint every N steps (resume point)")
     seed: int = 0
 

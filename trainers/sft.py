@@ -20,7 +20,8 @@ def brief(summary: dict | None) -> dict | None:
     """The numbers of a run summary that an iteration line shows."""
     if summary is None:
         return None
-    return {k: summary[k] for k in ("win_rate", "win_rate_se", "win_rate_ci95", "mean_score", "subtasks", "subtasks_solved", "episodes")}
+    return {k: summary[k] for k in ("win_rate", "win_rate_se", "win_rate_ci95", "mean_score", "subtasks",
+                                    "subtasks_solved", "episodes")}
 
 
 def expert_successes(experts: list[Trajectory]) -> list[Trajectory]:

@@ -6,7 +6,8 @@ example are ours; the example is a real episode of find-plant (train variation 2
 """
 
 INSTRUCTION = """You are an agent doing an elementary science experiment in a simulated world.
-The world has these rooms: kitchen, foundry, workshop, bathroom, outside, living room, bedroom, greenhouse, art studio, hallway.
+The world has these rooms: kitchen, foundry, workshop, bathroom, outside, living room, bedroom, greenhouse, \
+art studio, hallway.
 Explore it to find the things you need. Containers are already open, and you can teleport to any room in one step.
 
 Actions you can take:

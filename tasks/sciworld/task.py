@@ -95,7 +95,8 @@ class SciWorldConfig(TaskSpec):
             if name not in known:
                 import difflib
                 hint = difflib.get_close_matches(name, known, n=1)
-                raise ValueError(f"unknown ScienceWorld task type {t!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+                raise ValueError(f"unknown ScienceWorld task type {t!r}"
+                                 + (f"; did you mean {hint[0]!r}?" if hint else ""))
             out.append(name)
         return out
 
@@ -163,8 +164,9 @@ class SimulatorProcess:
         # GC took ~18% of the time and promoted temporaries forced full GCs; 3/4 halves it.
         opts = [f"-Xmx{heap_mb}m", f"-Xmn{heap_mb * 3 // 4}m", "-XX:+UseSerialGC", "-Xss4m"]
         opts += DETERMINISTIC_HASHES if deterministic else ()  # False only to measure what it costs
-        port, self.proc = launch_gateway(classpath=JAR_PATH, die_on_exit=True, cwd=BASEPATH,
-                                         return_proc=True, javaopts=opts)
+        # its own process group: Ctrl-C reaches harness (which stops and closes the env), not the JVM
+        port, self.proc = launch_gateway(classpath=JAR_PATH, die_on_exit=True, cwd=BASEPATH, return_proc=True,
+                                         javaopts=opts, create_new_process_group=True)
         self.gateway = JavaGateway(gateway_parameters=GatewayParameters(auto_field=True, port=port),
                                    java_process=self.proc)
         self.server = self.gateway.jvm.scienceworld.runtime.pythonapi.PythonInterface()
@@ -223,7 +225,8 @@ class SciWorldEnv:
             return fn(*args)
         except Py4JError as exc:
             if not self.sim.alive():
-                raise EnvCrashed(f"ScienceWorld JVM (pid {self.sim.pid}) exited with code {self.sim.proc.returncode}") from exc
+                raise EnvCrashed(f"ScienceWorld JVM (pid {self.sim.pid}) exited with code "
+                                 f"{self.sim.proc.returncode}") from exc
             raise EnvCrashed(f"ScienceWorld JVM call failed: {exc}") from exc
 
     def reset(self, subtask: Subtask, *, want_oracle: bool = False) -> ResetResult:

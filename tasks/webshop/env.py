@@ -66,7 +66,8 @@ class _Session:
 
 
 def oracle_queries(goal: Goal) -> list[str]:
-    """Searches the scripted expert tries, in order: the instruction without its price clause, the product's query, its title."""
+    ("""Searches the scripted expert tries, in order: the instruction without its price clause, """
+     """the product's query, its title.""")
     return [_PRICE_CLAUSE.sub("", goal.instruction_text).lower(), goal.query, goal.name.lower()]
 
 
@@ -232,7 +233,8 @@ class WebShopEnv(Env):
 
 
 def choose_options(options: dict[str, list[str]], goal_options: list[str]) -> dict[str, str]:
-    """Per goal option, the product's value that the reward counts as a match (an equal one first), one per option name."""
+    ("""Per goal option, the product's value that the reward counts as a match (an equal one first), """
+     """one per option name.""")
     chosen: dict[str, str] = {}
     for wanted in goal_options:
         candidates = [(name, v) for name, values in options.items() if name not in chosen for v in values]

@@ -118,7 +118,8 @@ TYPES = {
     ]),
     "food": ("Grocery & Gourmet Food", [
         ("coffee beans", "Whole Bean Coffee", "Beverages › Coffee, Tea & Cocoa › Coffee › Whole Coffee Beans",
-         {"flavor name": ["medium roast", "dark roast", "espresso"], "size": ["12 ounce (pack of 1)", "2 pound (pack of 1)"]},
+         {"flavor name": ["medium roast", "dark roast", "espresso"],
+          "size": ["12 ounce (pack of 1)", "2 pound (pack of 1)"]},
          ["fair trade", "usda organic", "low acid", "single origin", "freshly roasted"], (9, 35)),
         ("green tea", "Green Tea", "Beverages › Coffee, Tea & Cocoa › Tea › Green",
          {"flavor name": ["jasmine", "matcha", "mint", "lemon"], "size": ["20 count (pack of 6)", "100 count"]},
@@ -138,7 +139,8 @@ TYPES = {
          {"size": ["16.9 fl oz", "33.8 fl oz"]},
          ["cold pressed", "non gmo", "usda organic", "first harvest", "glass bottle"], (9, 38)),
         ("pasta sauce", "Pasta Sauce", "Pantry Staples › Pasta & Noodles › Pasta Sauces",
-         {"flavor name": ["marinara", "tomato basil", "arrabbiata"], "size": ["24 ounce (pack of 2)", "24 ounce (pack of 6)"]},
+         {"flavor name": ["marinara", "tomato basil", "arrabbiata"],
+          "size": ["24 ounce (pack of 2)", "24 ounce (pack of 6)"]},
          ["no sugar added", "gluten free", "non gmo", "low sodium", "slow simmered"], (7, 36)),
     ]),
     "furniture": ("Home & Kitchen › Furniture", [
@@ -243,7 +245,8 @@ def raw_data() -> tuple[list[dict], dict, dict]:
     return products, attributes, human
 
 
-def _instruction(rng: random.Random, category: str, query: str, attrs: list[str], options: dict[str, list[str]]) -> dict:
+def _instruction(rng: random.Random, category: str, query: str, attrs: list[str],
+                 options: dict[str, list[str]]) -> dict:
     vague = rng.random() < VAGUE_SHARE and len(options) >= 2
     wanted = rng.sample(attrs, 1 if vague else rng.randint(1, min(3, len(attrs))))
     chosen = {name: rng.choice(values) for name, values in options.items()}

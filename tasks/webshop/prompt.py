@@ -10,7 +10,8 @@ Every turn you see the current page: its texts separated by [SEP]. Buttons and p
 
 Actions:
 search[keywords]: search the store (only on the search page)
-click[value]: click a button, a product ID or an option value shown on the current page, e.g. click[Back to Search], click[Next >], click[< Prev], click[Description], click[Buy Now]
+click[value]: click a button, a product ID or an option value shown on the current page, \
+e.g. click[Back to Search], click[Next >], click[< Prev], click[Description], click[Buy Now]
 
 Choose the options the instruction asks for on the product page before you click Buy Now; buying ends the episode.
 Answer every turn with one line of reasoning and one action, exactly in this format:

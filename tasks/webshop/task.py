@@ -35,13 +35,15 @@ DATA_ENV_VAR = "WEBSHOP_DATA"
 
 class _ShopConfig(TaskSpec):
     split: Literal["train", "dev", "test", "all"] = Field("test", description="baseline split of the shuffled goals")
-    goals: list[int] | None = Field(None, description="explicit goal indices (the original's session numbers); replaces split")
+    goals: list[int] | None = Field(
+        None, description="explicit goal indices (the original's session numbers); replaces split")
     limit: int | None = Field(None, ge=1, description="only the first N goals of the selection")
     max_steps: int = Field(15, ge=1, description="step limit per episode (15 as the baselines)")
     stemmer: Literal["english", "none"] = Field(
         "english", description="search stemming: Snowball English (needs PyStemmer) or none")
     noun_tagger: Literal["auto", "spacy", "regex"] = Field(
-        "auto", description="nouns for the type reward: spaCy en_core_web_sm as the original, a regex fallback, or auto")
+        "auto",
+        description="nouns for the type reward: spaCy en_core_web_sm as the original, a regex fallback, or auto")
     price_seed: int = Field(0, description="seed of the drawn prices and price limits (unseeded in the original)")
     icl_example: bool = Field(True, description="include the worked example in the prompt")
 
@@ -93,7 +95,8 @@ class WebShopMiniConfig(_ShopConfig):
     stemmer: Literal["english", "none"] = Field(
         "none", description="search stemming: Snowball English (needs PyStemmer) or none")
     noun_tagger: Literal["auto", "spacy", "regex"] = Field(
-        "regex", description="nouns for the type reward: spaCy en_core_web_sm as the original, a regex fallback, or auto")
+        "regex",
+        description="nouns for the type reward: spaCy en_core_web_sm as the original, a regex fallback, or auto")
 
 
 class _ShopTask(Task):
