@@ -24,6 +24,8 @@ def summary_table(summary: dict, title: str = "") -> Table:
         table.add_row(name, f"{c['subtasks_solved']}/{c['subtasks']}", f"{100 * c['win_rate']:.1f}%",
                       _ci(c), f"{c['mean_score']:.1f}",
                       str(c["episodes"]))
+    if summary["mean_score"] < 0:
+        table.caption = "a mean score below zero: the task scores a failed episode below zero (ScienceWorld: -100)"
     return table
 
 

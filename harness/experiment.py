@@ -32,7 +32,7 @@ from .rollout import EpisodeJob
 from .run import execute
 from .rundir import META_FILE, SPEC_FILE, Meta, utc_now
 from .runstore import RunStore
-from .specs import (AgentSpec, RunOptions, RunSpec, Strict, TaskSpec, TrainerSpec, apply_overrides,
+from .specs import (identity_of, AgentSpec, RunOptions, RunSpec, Strict, TaskSpec, TrainerSpec, apply_overrides,
                            read_spec_file, resolve_plugin, spec_hash)
 from .trajectory import Trajectory
 
@@ -53,11 +53,13 @@ class ExperimentSpec(Strict):
              "trainer": self.trainer.model_dump(mode="json"), "run": self.run.model_dump(mode="json")}
         return d
 
+    def identity_dict(self) -> dict[str, Any]:
+        """What decides the experiment's results (not where or how fast it runs)."""
+        return identity_of(self.resolved_dict())
+
     def identity_hash(self) -> str:
-        d = self.resolved_dict()
-        for volatile in ("out_dir", "name", "num_envs", "progress", "executor", "ray_shards"):
-            d["run"].pop(volatile, None)
-        return spec_hash(d)
+        return spec_hash(self.identity_dict())
+
 
 
 SECTIONS = {"task", "eval_task", "expert", "expert_run", "trainer", "run"}
@@ -127,13 +129,34 @@ class Experiment:
         if meta_f.is_file():
             old = json.loads(meta_f.read_text()).get("spec_hash")
             if old != h:
-                raise RunStoreError(f"{self.path}: the experiment spec changed (hash {old} -> {h}); "
-                                    "run it unchanged to resume, or choose another run.name")
+                self._accept_changes(old, h)
             self.console.print(f"resuming experiment {self.path}")
             return
         self.path.mkdir(parents=True, exist_ok=True)
+        self._write_spec(h)
+
+    def _write_spec(self, h: str) -> None:
         (self.path / SPEC_FILE).write_text(yaml.safe_dump(self.spec.resolved_dict(), sort_keys=False))
         Meta.new("experiment", h).write(self.path)
+
+    def _accept_changes(self, old_hash: str | None, new_hash: str) -> None:
+        """A changed spec resumes when no stage that the changed options feed has started: trainer
+        options before any iteration directory exists, eval_task before any evaluation. Anything
+        else (task, expert, run) would mix old and new episodes: refused, naming the options."""
+        stored = identity_of(yaml.safe_load((self.path / SPEC_FILE).read_text()) or {})
+        changed = _changed_keys(stored, self.spec.identity_dict())
+        started = {p.name for p in self.path.glob("iter*")}
+        evaluated = any((p / "eval").exists() for p in self.path.glob("iter*"))
+        blocked = [k for k in changed if not ((k.startswith("trainer.") and not started)
+                                              or (k.startswith("eval_task") and not evaluated))]
+        if blocked or not changed:
+            raise RunStoreError(
+                f"{self.path}: the experiment spec changed (hash {old_hash} -> {new_hash}) in "
+                f"{', '.join(blocked or ['(options outside the comparable spec)'])}, which finished or started "
+                "stages depend on; run it unchanged to resume, or choose another run.name")
+        self.console.print(f"[yellow]{self.path}: spec changed since the last attempt in {', '.join(changed)}; "
+                           "no stage that uses them has started, so the experiment goes on with the new values[/]")
+        self._write_spec(new_hash)
 
     # ------------------------------------------------------------ stages
 
@@ -191,6 +214,16 @@ class Experiment:
         tmp = self.path / "summary.json.tmp"
         tmp.write_text(json.dumps({"trainer": self.spec.trainer.name, "iterations": iterations}, indent=2))
         os.replace(tmp, self.path / "summary.json")
+
+
+def _changed_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved specs."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            out += _changed_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
 
 
 class Trainer:

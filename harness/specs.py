@@ -66,10 +66,19 @@ class RunSpec(Strict):
 
     def identity_hash(self) -> str:
         """Hash of what determines the episodes' content (not where or how fast they run)."""
-        d = self.resolved_dict()
-        for volatile in ("out_dir", "name", "num_envs", "progress", "executor", "ray_shards"):
-            d["run"].pop(volatile, None)
-        return spec_hash(d)
+        return spec_hash(identity_of(self.resolved_dict()))
+
+
+# Run options that say where or how fast episodes run, never what they contain.
+VOLATILE_RUN_OPTIONS = ("out_dir", "name", "num_envs", "progress", "executor", "ray_shards")
+
+
+def identity_of(resolved: dict[str, Any]) -> dict[str, Any]:
+    """A resolved spec (run or experiment) without its volatile run options."""
+    d = json.loads(json.dumps(resolved))
+    for volatile in VOLATILE_RUN_OPTIONS:
+        d.get("run", {}).pop(volatile, None)
+    return d
 
 
 def spec_hash(d: dict) -> str:

@@ -59,7 +59,7 @@ def leaderboard(paths, common, per_subtask, vs, labels, strict, fmt, output):
         err.print(f"wrote {output}", highlight=False)
     elif fmt == "rich":
         console = Console()
-        for renderable in to_rich(page_of(view)):
+        for renderable in to_rich(page_of(view), console.width):
             console.print(renderable)
     else:
         click.echo(render(view, fmt), nl=False)

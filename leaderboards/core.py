@@ -143,7 +143,7 @@ def default_label(path: Path, spec: dict) -> str:
         m = _ITERATION.match(parts[i])
         if m:
             trainer = (spec.get("trainer") or {}).get("name") or parts[i - 1]
-            return f"{trainer} iter{m.group(1)}"
+            return f"{trainer} iter{m.group(1)}" + (" (SFT)" if m.group(1) == "0" else "")  # every trainer's iter0
     agent = spec.get("agent") or {}
     model = agent.get("model")
     return f"{agent.get('name', '?')} {Path(str(model)).name}" if model else str(agent.get("name", "?"))
@@ -263,11 +263,16 @@ def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str
     panels = [set(run.subtasks) for run in runs]
     union = set().union(*panels)
     shared = set.intersection(*panels)
+    tasks = sorted({run.task for run in runs})
     if common and not shared:
-        raise LeaderboardError("--common: no subtask is in every run's panel")
+        raise LeaderboardError("--common: no subtask is in every run's panel"
+                               + (f" (the runs are of different tasks: {', '.join(tasks)})" if len(tasks) > 1 else ""))
     warnings = [f"{run.label}: {run.status}: its numbers cover only its finished episodes"
                 for run in runs if not run.complete]
     warnings += protocol_warnings
+    if len(tasks) > 1:
+        warnings.append(f"the runs are of different tasks ({', '.join(tasks)}): their numbers are not comparable; "
+                        "build one board per task")
     if not common and shared != union:
         if strict:
             raise LeaderboardError("--strict: the runs cover different subtask panels; pass --common to "

@@ -54,6 +54,10 @@ class Page:
     notes: list[str] = field(default_factory=list)
 
 
+NEGATIVE_SCORES = ("Mean score below zero: the task scores an episode that ends in failure below zero "
+                   "(ScienceWorld: -100, e.g. after a focus on the wrong object).")
+
+
 def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -97,6 +101,8 @@ def leaderboard_page(lb: Leaderboard) -> Page:
     notes = ["Category cells: share of subtasks solved (a subtask is solved when any of its samples "
              "succeeded). Win rate: share of episodes that succeeded ± standard error; 95% CI: Wilson "
              "score interval over episodes (harness.stats)."]
+    if any(row.overall.mean_score < 0 for row in lb.rows):
+        notes.append(NEGATIVE_SCORES)
     incomplete = {i for i, row in enumerate(lb.rows) if not row.run.complete}
     return Page(f"Leaderboard — {panel}", [Grid("", columns, rows, incomplete)], lb.warnings, notes)
 
@@ -153,25 +159,76 @@ def render(view: View, fmt: str, width: int = 200) -> str:
     if fmt != "rich":
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     console = Console(file=io.StringIO(), width=width, color_system=None)
-    for renderable in to_rich(page):
+    for renderable in to_rich(page, width):
         console.print(renderable)
     return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines())
 
 
 # ---------------------------------------------------------------- display formats
 
-def to_rich(page: Page) -> list[RenderableType]:
+def to_rich(page: Page, width: int | None = None) -> list[RenderableType]:
+    """Terminal tables. A leaderboard wider than ``width`` (many categories) is shown as two tables
+    that fit: the overall numbers per run, then categories down and runs across, names whole."""
     out: list[RenderableType] = []
     for i, grid in enumerate(page.grids):
-        table = Table(title=page.title if i == 0 else grid.title or None, title_justify="left")
-        for col, (_, header) in enumerate(grid.columns):
-            table.add_column(header, justify="right" if grid.numeric(col) else "left")
-        for j, row in enumerate(grid.rows):
-            table.add_row(*(escape(c.text) for c in row), style="yellow" if j in grid.flagged else None)
-        out.append(table)
+        title = page.title if i == 0 else grid.title or None
+        grids = [grid] if width is None or _natural_width(grid) <= width else _split_categories(
+            _without_redundant_category(grid))
+        for k, part in enumerate(grids):
+            out.append(_rich_table(part, title if k == 0 else part.title))
     out += [Text.from_markup(f"[yellow]warning:[/] {escape(w)}") for w in page.warnings]
     out += [Text(n, style="dim") for n in page.notes]
     return out
+
+
+def _rich_table(grid: Grid, title: str | None) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col, (key, header) in enumerate(grid.columns):
+        numeric = grid.numeric(col)  # numbers keep their width; names fold (whole, over two lines)
+        table.add_column(header, justify="right" if numeric else "left", overflow="fold",
+                         no_wrap=numeric and not key.startswith("run:"))  # run labels as headers may wrap
+    for j, row in enumerate(grid.rows):
+        table.add_row(*(escape(c.text) for c in row), style="yellow" if j in grid.flagged else None)
+    return table
+
+
+def _without_redundant_category(grid: Grid) -> Grid:
+    """Subtask ids that begin with their category ('boil:14') need no category column when space is short."""
+    keys = [k for k, _ in grid.columns]
+    if keys[:2] != ["subtask", "category"] or not all(r[0].text.startswith(r[1].text) for r in grid.rows):
+        return grid
+    return Grid(grid.title, grid.columns[:1] + grid.columns[2:], [r[:1] + r[2:] for r in grid.rows], grid.flagged)
+
+
+def _natural_width(grid: Grid) -> int:
+    widths = [max([len(header)] + [len(r[c].text) for r in grid.rows]) for c, (_, header) in enumerate(grid.columns)]
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def _split_categories(grid: Grid) -> list[Grid]:
+    cats = [c for c, (key, _) in enumerate(grid.columns) if key.startswith("cat:")]
+    if not cats:
+        return [grid]
+    keep = [c for c in range(len(grid.columns)) if c not in cats]
+    short = {"win_rate": "win rate", "mean_score": "score"}  # narrow: the CI column gives the uncertainty
+    overall = Grid(grid.title, [(k, short.get(k, h)) for k, h in (grid.columns[c] for c in keep)],
+                   [[_narrow(grid.columns[c][0], r[c]) for c in keep] for r in grid.rows], grid.flagged)
+    names = [r[0].text for r in grid.rows]
+    by_category = Grid("Subtasks solved per category (rows) and run (columns)",
+                       [("category", "category")] + [(f"run:{n}", n) for n in names],
+                       [[Cell.txt(grid.columns[c][1])] + [Cell(_compact(r[c]), r[c].sort) for r in grid.rows]
+                        for c in cats])
+    return [overall, by_category]
+
+
+def _narrow(key: str, cell: Cell) -> Cell:
+    return Cell(cell.text.split(" ± ")[0], cell.sort) if key == "win_rate" else cell
+
+
+def _compact(cell: Cell) -> str:
+    """'66.7% (2/3)' -> '2/3': in the per-category table the count says it all."""
+    text = cell.text
+    return text[text.index("(") + 1:-1] if text.endswith(")") and "(" in text else text
 
 
 def to_markdown(page: Page) -> str:

@@ -324,3 +324,37 @@ def test_experiment_directory_is_searched_not_taken_for_a_run(tmp_path):
     lb = build([exp])
     assert [r.run.path for r in lb.rows] == [exp / "iter0" / "eval", exp / "iter1" / "eval"]
     assert [r.overall.win_rate for r in lb.rows] == [0.0, 1.0]
+
+
+def test_rich_board_at_80_columns_splits_into_tables_that_fit_with_names_whole(tmp_path):
+    long = {"b": "boil-a-liquid-until-it-is-gone", "m": "melt", "x": "freeze"}
+    runs = [write_run(tmp_path / f"run{i}", EEF if i % 2 else RFT, agent={"name": f"agent-number-{i}"})
+            for i in range(5)]
+    for r in runs:  # a long category name, as ScienceWorld's chemistry-mix-paint-secondary-color
+        f = r / "episodes.jsonl"
+        f.write_text(f.read_text().replace('"category":"boil"', f'"category":"{long["b"]}"'))
+    text = render(build(runs), "rich", width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    assert "Subtasks solved per category (rows) and run (columns)" in text
+    first_cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│"))
+    assert first_cells.count("boil-a-liquid-until-it-is-gone") == 1  # whole, if folded over lines
+    wide = render(build(runs), "rich", width=250)
+    assert "Subtasks solved per category" not in wide and "40.0% ± 15.5" in wide
+
+
+def test_runs_of_different_tasks_are_flagged_and_common_names_them(tmp_path):
+    a = write_run(tmp_path / "a", EEF)
+    b = write_run(tmp_path / "b", RFT)
+    spec = yaml.safe_load((b / "spec.yaml").read_text())
+    spec["task"]["name"] = "webshop-mini"
+    (b / "spec.yaml").write_text(yaml.safe_dump(spec))
+    lb = build([a, b])
+    assert any("different tasks (sciworld, webshop-mini)" in w for w in lb.warnings)
+
+
+def test_iteration_zero_is_labelled_as_the_sft_stage(tmp_path):
+    exp = tmp_path / "exp"
+    write_run(exp / "iter0" / "eval", EEF, trainer="eef")
+    write_run(exp / "iter1" / "eval", RFT, trainer="eef")
+    assert [r.label for r in build([exp / "iter0" / "eval", exp / "iter1" / "eval"]).rows] == \
+        ["eef iter0 (SFT)", "eef iter1"]

@@ -11,8 +11,9 @@ def test_setup_fails_when_one_install_fails(tmp_path):
     fake = tmp_path / ".venv" / "bin" / "python"
     fake.parent.mkdir(parents=True)
     # a python whose pip fails on one package, like a registry that has no such version
-    fake.write_text('#!/usr/bin/env bash\ncase "$*" in *torch==*) echo "ERROR: No matching distribution for torch" >&2; '
-                    'exit 1;; esac\necho "$*" >> "$(dirname "$0")/calls"\n')
+    fake.write_text('#!/usr/bin/env bash\n'
+                    'case "$*" in *torch==*) echo "ERROR: No matching distribution for torch" >&2; exit 1;; esac\n'
+                    'echo "$*" >> "$(dirname "$0")/calls"\n')
     fake.chmod(0o755)
     res = subprocess.run(["bash", str(tmp_path / "scripts" / "setup.sh")], capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
