@@ -12,6 +12,7 @@ from pydantic import Field
 
 from harness import Agent, AgentReply, AgentRequest, AgentSpec, Usage, register_agent
 from harness.models import resolve_model
+from harness.react import cut_after_action
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +34,6 @@ class HFConfig(AgentSpec):
                                               "generate that re-encodes every prompt")
     device: str = "cpu"
     dtype: str = Field("float32", description="float32 on CPU; bfloat16/float16 on GPU")
-
-
-def cut_after_action(text: str) -> str:
-    """Keep the reply up to the end of its first 'Action:' line (models tend to run on)."""
-    i = text.find("Action:")
-    if i < 0:
-        return text.strip()
-    j = text.find("\n", i)
-    return (text if j < 0 else text[:j]).strip()
 
 
 @register_agent("hf")
@@ -121,7 +113,7 @@ class HFAgent(Agent):
         input_ids = torch.tensor([ids], device=self.config.device)
         with torch.inference_mode():
             gen = self.model.generate(
-                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), cache=cache,
+                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **{_cache_keyword(): cache},
                 **self._sampling(), stopping_criteria=[_ActionLineStop(self.tokenizer, len(ids))])
         new = gen[0, len(ids):].tolist()
         self._kv[req.episode_id] = (ids + new, cache)
@@ -153,6 +145,14 @@ class HFAgent(Agent):
             gen = self.model.generate(**batch, **self._sampling(),
                                       stopping_criteria=[_ActionLineStop(self.tokenizer, width)])
         return [self._reply(prompt, row.tolist()) for row, prompt in zip(gen[:, width:], prompts)]
+
+
+def _cache_keyword() -> str:
+    """generate()'s name for a KV cache to continue: `cache` since transformers 5.20, before that
+    `past_key_values` (the 5.19 that vLLM's CPU build pins; the newer name warns of the old one)."""
+    import transformers
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    return "cache" if (major, minor) >= (5, 20) else "past_key_values"
 
 
 class _ActionLineStop:

@@ -42,6 +42,13 @@ class OpenAIConfig(AgentSpec):
     price_prompt_per_1k: float = Field(0.0, ge=0.0, description="USD per 1k prompt tokens, for cost accounting")
     price_completion_per_1k: float = Field(0.0, ge=0.0)
     cache_dir: Path | None = Field(None, description="on-disk response cache (key includes the episode sample index)")
+    continuous: bool = Field(
+        True, description="each episode sends its next request as soon as its env has stepped (a server's "
+                          "continuous batching); false: one batch per turn over every live episode")
+    adapter: Path | None = Field(
+        None, description="a LoRA adapter folder for a vLLM server (`--enable-lora`, started with "
+                          "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True): loaded at start through /v1/load_lora_adapter and "
+                          "requested by its name instead of `model` (what an experiment's iterations use)")
 
     @model_validator(mode="before")
     @classmethod
@@ -105,16 +112,37 @@ class OpenAIAgent(Agent):
         self._key = key
         self.client = OpenAI(api_key=key, base_url=config.base_url, max_retries=config.max_retries,
                              timeout=config.timeout_s)
+        self.model_name = config.model if config.adapter is None else self._load_adapter(Path(config.adapter))
+        self.batched = not config.continuous  # unbatched: the engine plays each episode in its own thread
         self.pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="openai")
         if config.cache_dir is not None:
             Path(config.cache_dir).mkdir(parents=True, exist_ok=True)
+
+    def _load_adapter(self, adapter: Path) -> str:
+        """Ask a vLLM server to load ``adapter``; returns the name requests then use (one per folder)."""
+        import httpx
+
+        path = str(adapter.resolve())
+        name = "harness-lora-" + hashlib.sha256(path.encode()).hexdigest()[:12]
+        url = str(self.client.base_url).rstrip("/") + "/load_lora_adapter"
+        try:
+            res = httpx.post(url, json={"lora_name": name, "lora_path": path}, timeout=self.config.timeout_s,
+                             headers={"Authorization": f"Bearer {self._key}"})
+        except httpx.HTTPError as exc:
+            raise SpecError(f"agent.adapter: cannot reach {url} to load the adapter: {exc}") from None
+        if res.status_code != 200 and "already" not in res.text:  # loaded before: the same name, reused
+            raise SpecError(f"agent.adapter: {url} answered {res.status_code}: {_redact(res.text[:300], self._key)} "
+                            "(vLLM loads adapters at run time only with --enable-lora and "
+                            "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True)")
+        return name
 
     def _cache_file(self, req: AgentRequest) -> Path | None:
         if self.config.cache_dir is None:
             return None
         c = self.config
         sample = req.episode_id.rsplit("#", 1)[-1]
-        key = json.dumps([c.base_url, c.model, c.temperature, c.top_p, c.max_tokens, c.stop, sample, req.messages])
+        key = json.dumps([c.base_url, self.model_name, c.temperature, c.top_p, c.max_tokens, c.stop, sample,
+                          req.messages])
         return Path(c.cache_dir) / (hashlib.sha256(key.encode()).hexdigest() + ".json")
 
     def _one(self, req: AgentRequest) -> AgentReply:
@@ -152,7 +180,7 @@ class OpenAIAgent(Agent):
         while True:
             client = self.client if left == c.max_retries else self.client.with_options(max_retries=left)
             raw = client.chat.completions.with_raw_response.create(
-                model=c.model, messages=req.messages, temperature=c.temperature, top_p=c.top_p,
+                model=self.model_name, messages=req.messages, temperature=c.temperature, top_p=c.top_p,
                 max_tokens=c.max_tokens, stop=c.stop)
             left -= raw.retries_taken
             try:

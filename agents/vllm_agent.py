@@ -1,51 +1,108 @@
-"""Offline batched generation with vLLM (GPU machines; vLLM also has a CPU build).
+"""Batched generation with vLLM's offline engine (`vllm.LLM`): GPU machines, and vLLM's CPU build.
 
-Prefix caching is on: EEF restarts share long expert prefixes, and every turn of an episode
-shares the previous turn's prompt. A LoRA adapter from our trainers is applied per request.
+- One engine per process and model: every stage of an experiment (rollouts, exploration,
+  evaluation) reuses it, and each iteration's LoRA adapter is applied per request through its own
+  `LoRARequest` (a new id per adapter folder), so no engine restarts between iterations.
+- Prefix caching is on: EEF restarts share long expert prefixes, and every turn of an episode
+  shares the previous turn's prompt.
+- Sampling is seeded per request (episode seed + turn), so results do not depend on batching.
+- On a CPU (no CUDA device): fp32 (bf16 matmuls are ~200x slower there) and every core computes
+  (the CPU build reserves one by default); `VLLM_CPU_*` variables already set are kept.
+- vLLM starts its engine core by spawn, which re-imports the main script: a script that builds
+  this agent needs an `if __name__ == "__main__":` guard (the `harness` command has one).
 """
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 from pydantic import Field
 
 from harness import Agent, AgentReply, AgentRequest, AgentSpec, Usage, register_agent
 from harness.models import resolve_model
+from harness.react import cut_after_action
 
 
 class VLLMConfig(AgentSpec):
     name: str = "vllm"
     model: str = Field(description="model folder (or 'smollm2')")
-    adapter: Path | None = Field(None, description="LoRA adapter folder to apply")
+    adapter: Path | None = Field(None, description="LoRA adapter folder to apply (per request)")
+    enable_lora: bool = Field(True, description="start the engine able to take adapters (an experiment's "
+                                                "iterations then share it)")
     max_lora_rank: int = 64
     temperature: float = Field(0.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_new_tokens: int = Field(128, ge=1)
     max_model_len: int = 8192
-    dtype: str = "auto"
+    dtype: str = Field("auto", description="auto: float32 on CPU, the model's own dtype on GPU")
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
     tensor_parallel_size: int = Field(1, ge=1)
-    enforce_eager: bool = False
+    enforce_eager: bool = Field(False, description="no CUDA graphs / compilation (on CPU: always)")
+    cpu_kv_cache_gb: int = Field(2, ge=1, description="KV cache of the CPU build (VLLM_CPU_KVCACHE_SPACE)")
+
+
+log = logging.getLogger(__name__)
+_ENGINES: dict[tuple, object] = {}  # engine arguments -> vllm.LLM, for the life of the process
+_LORA_IDS: dict[str, int] = {}  # adapter folder -> LoRA id (ids must stay distinct per adapter)
+
+
+def _on_cpu() -> bool:
+    import torch
+    return not torch.cuda.is_available()
+
+
+def _engine(c: VLLMConfig):
+    cpu = _on_cpu()
+    if cpu:
+        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{(os.cpu_count() or 1) - 1}")
+        os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(c.cpu_kv_cache_gb))
+    args = dict(model=resolve_model(c.model), dtype="float32" if cpu and c.dtype == "auto" else c.dtype,
+                max_model_len=c.max_model_len, enable_prefix_caching=True,
+                enable_lora=c.enable_lora or c.adapter is not None, max_lora_rank=c.max_lora_rank,
+                tensor_parallel_size=c.tensor_parallel_size, enforce_eager=c.enforce_eager or cpu)
+    if not cpu:
+        args["gpu_memory_utilization"] = c.gpu_memory_utilization
+    key = tuple(sorted(args.items()))
+    if key not in _ENGINES:
+        from vllm import LLM
+        _ENGINES[key] = LLM(**args)
+        log.info("vllm engine started: %s", args["model"])
+    return _ENGINES[key]
+
+
+def shutdown_engines() -> None:
+    """Stop this process's engines. On a CPU an idle engine's threads still spin on their cores,
+    so a process that is done with vLLM (a test, a notebook) should stop it before other work."""
+    for llm in _ENGINES.values():
+        llm.llm_engine.engine_core.shutdown()
+    _ENGINES.clear()
+    _LORA_IDS.clear()
+
+
+def lora_request(adapter: Path | None):
+    """The LoRARequest of an adapter folder: the same id every time it is asked for in this process."""
+    if adapter is None:
+        return None
+    from vllm.lora.request import LoRARequest
+    path = str(Path(adapter).resolve())
+    if path not in _LORA_IDS:
+        _LORA_IDS[path] = len(_LORA_IDS) + 1
+        log.info("vllm LoRA adapter %d: %s", _LORA_IDS[path], path)
+    return LoRARequest(f"adapter-{_LORA_IDS[path]}", _LORA_IDS[path], path)
 
 
 @register_agent("vllm")
 class VLLMAgent(Agent):
-    """vLLM offline engine (`vllm.LLM`), batched over all live episodes."""
+    """vLLM offline engine (`vllm.LLM`), batched over all live episodes, LoRA adapter per request."""
 
     Config = VLLMConfig
 
     def __init__(self, config: VLLMConfig):
         super().__init__(config)
-        from vllm import LLM
-
-        self.llm = LLM(model=resolve_model(config.model), dtype=config.dtype, max_model_len=config.max_model_len,
-                       enable_prefix_caching=True, enable_lora=config.adapter is not None,
-                       max_lora_rank=config.max_lora_rank, gpu_memory_utilization=config.gpu_memory_utilization,
-                       tensor_parallel_size=config.tensor_parallel_size, enforce_eager=config.enforce_eager)
-        self.lora = None
-        if config.adapter is not None:
-            from vllm.lora.request import LoRARequest
-            self.lora = LoRARequest("adapter", 1, str(config.adapter))
+        self.llm = _engine(config)
+        self.lora = lora_request(config.adapter)
 
     def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
         from vllm import SamplingParams
@@ -57,6 +114,6 @@ class VLLMAgent(Agent):
         replies = []
         for out in outputs:
             gen = out.outputs[0]
-            replies.append(AgentReply(text=gen.text.strip(), usage=Usage(prompt_tokens=len(out.prompt_token_ids),
-                                                                         completion_tokens=len(gen.token_ids))))
+            usage = Usage(prompt_tokens=len(out.prompt_token_ids), completion_tokens=len(gen.token_ids))
+            replies.append(AgentReply(text=cut_after_action(gen.text), usage=usage))
         return replies

@@ -33,3 +33,12 @@ def parse_action(text: str) -> str | None:
 
 def format_reply(thought: str, action: str) -> str:
     return f"Thought: {thought}\nAction: {action}"
+
+
+def cut_after_action(text: str) -> str:
+    """Keep a model's reply up to the end of its first 'Action:' line (models tend to run on)."""
+    i = text.find("Action:")
+    if i < 0:
+        return text.strip()
+    j = text.find("\n", i)
+    return (text if j < 0 else text[:j]).strip()

