@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 
 from harness import Agent, AgentReply, AgentRequest, AgentSpec, Usage, register_agent
-from harness.models import resolve_model
+from harness.models import quiet_loading, resolve_model
 from harness.react import cut_after_action
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class HFAgent(Agent):
         if config.threads:
             torch.set_num_threads(config.threads)
         path = resolve_model(config.model)
+        quiet_loading()
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:

@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from pathlib import Path
@@ -79,6 +80,9 @@ def shutdown_engines() -> None:
         llm.llm_engine.engine_core.shutdown()
     _ENGINES.clear()
     _LORA_IDS.clear()
+
+
+atexit.register(shutdown_engines)  # before vLLM's own finalizers: a process must not hang on exit
 
 
 def lora_request(adapter: Path | None):

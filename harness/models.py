@@ -55,10 +55,18 @@ def _smollm2_folder() -> Path:
     return out
 
 
+def quiet_loading() -> None:
+    """No progress bars for loading or converting weights: a second or two of bars that bury the
+    run's own progress (training keeps its step bar)."""
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()
+
+
 def _convert_gguf(src: Path, gguf: str, out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_loading()
     tok = AutoTokenizer.from_pretrained(src, gguf_file=gguf)
     model = AutoModelForCausalLM.from_pretrained(src, gguf_file=gguf, dtype=torch.float32)
     config = model.config
