@@ -35,6 +35,16 @@ class _Worker:
         return [t.model_dump_json() for t in out]  # JSON crosses process boundaries cheaply
 
 
+def _importable(spec_dict: dict) -> dict:
+    """Plugins named as module:Class, so a worker finds one that is registered on import only (not
+    through an installed entry point) the way the driver did."""
+    from . import registry
+    for kind in ("task", "agent"):
+        cls = registry.lookup(kind, spec_dict[kind]["name"])
+        spec_dict[kind] = {**spec_dict[kind], "name": f"{cls.__module__}:{cls.__qualname__}"}
+    return spec_dict
+
+
 def run_on_ray(spec: RunSpec, jobs: list[EpisodeJob], append: Callable[[Trajectory], None],
                console: Console) -> None:
     import ray
@@ -45,7 +55,7 @@ def run_on_ray(spec: RunSpec, jobs: list[EpisodeJob], append: Callable[[Trajecto
                  log_to_driver=False, ignore_reinit_error=True)
     actor_cls = ray.remote(num_cpus=1)(_Worker)
     shards = max(1, min(spec.run.ray_shards, len(jobs)))
-    pool = ActorPool([actor_cls.remote(spec.resolved_dict()) for _ in range(shards)])
+    pool = ActorPool([actor_cls.remote(_importable(spec.resolved_dict())) for _ in range(shards)])
     chunk = max(1, spec.run.num_envs * 2)
     chunks = [jobs[i: i + chunk] for i in range(0, len(jobs), chunk)]
     done = 0
