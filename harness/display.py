@@ -5,7 +5,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .stats import wilson_interval
+from .stats import ci_text, wilson_interval
 
 
 def summary_table(summary: dict, title: str = "") -> Table:
@@ -53,8 +53,7 @@ def _ci(numbers: dict) -> str:
     if not numbers or not numbers.get("episodes"):
         return ""
     successes = numbers.get("successes", round(numbers["win_rate"] * numbers["episodes"]))
-    lo, hi = wilson_interval(successes, numbers["episodes"])
-    return f"{100 * lo:.1f}–{100 * hi:.1f}"
+    return ci_text(wilson_interval(successes, numbers["episodes"]))
 
 
 def experiment_table(path: Path) -> Table:

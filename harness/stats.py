@@ -37,6 +37,11 @@ def wilson_interval(hits: int, n: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def ci_text(ci: tuple[float, float]) -> str:
+    """An interval as percentages, the way every table prints it: '16.8–68.7'."""
+    return f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
+
+
 @dataclass(frozen=True)
 class Stats:
     """Counted episodes of a set of subtasks."""

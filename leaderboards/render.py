@@ -19,6 +19,8 @@ from rich.table import Table
 from rich.text import Text
 from tabulate import tabulate
 
+from harness.stats import ci_text
+
 from .core import HeadToHead, Leaderboard, PerSubtask, Run, Stats, SubtaskKey, SubtaskResult
 
 FORMATS = ("rich", "markdown", "csv", "json", "html")
@@ -60,10 +62,6 @@ NEGATIVE_SCORES = ("Mean score below zero: the task scores an episode that ends 
 
 def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
-
-
-def ci_text(ci: tuple[float, float]) -> str:
-    return f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
 
 
 def solve_cell(s: Stats | None) -> Cell:
