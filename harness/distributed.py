@@ -12,6 +12,7 @@ from typing import Callable
 
 from rich.console import Console
 
+from .errors import HarnessError
 from .rollout import EpisodeJob
 from .specs import RunSpec
 from .trajectory import Trajectory
@@ -35,14 +36,46 @@ class _Worker:
         return [t.model_dump_json() for t in out]  # JSON crosses process boundaries cheaply
 
 
-def _importable(spec_dict: dict) -> dict:
+def _importable(spec_dict: dict) -> tuple[dict, list[str]]:
     """Plugins named as module:Class, so a worker finds one that is registered on import only (not
-    through an installed entry point) the way the driver did."""
+    through an installed entry point) the way the driver did; with the top-level packages of those
+    that no installed distribution provides (a plugin on the driver's sys.path only), which Ray ships
+    to the workers as py_modules."""
+    import importlib.metadata
+    import sys
+
     from . import registry
+    installed = importlib.metadata.packages_distributions()
+    ship = []
     for kind in ("task", "agent"):
         cls = registry.lookup(kind, spec_dict[kind]["name"])
         spec_dict[kind] = {**spec_dict[kind], "name": f"{cls.__module__}:{cls.__qualname__}"}
-    return spec_dict
+        top = cls.__module__.split(".")[0]
+        path = getattr(sys.modules[top], "__path__", [None])[0] or sys.modules[top].__file__  # package dir or .py
+        if top not in installed and top != "harness" and path not in ship:
+            ship.append(path)
+    return spec_dict, ship
+
+
+_shipped: list[str] | None = None  # py_modules of the Ray job this process started (None: not ours)
+
+
+def _connect(modules: list[str]) -> None:
+    """Joins Ray (RAY_ADDRESS, or a local cluster) with `modules` shipped to its workers. Ray takes
+    local modules only when a job starts, so a job we started without them is restarted."""
+    import ray
+
+    global _shipped
+    if ray.is_initialized():
+        if _shipped is None and modules:
+            raise HarnessError(f"Ray was initialized outside harness, and its workers cannot import {modules}: "
+                               f"call ray.init(runtime_env={{'py_modules': {modules!r}}}) or install the plugin")
+        if _shipped is None or set(modules) <= set(_shipped):
+            return
+        ray.shutdown()
+    ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False, log_to_driver=False,
+             runtime_env={"py_modules": modules} if modules else None)
+    _shipped = modules
 
 
 def run_on_ray(spec: RunSpec, jobs: list[EpisodeJob], append: Callable[[Trajectory], None],
@@ -50,12 +83,11 @@ def run_on_ray(spec: RunSpec, jobs: list[EpisodeJob], append: Callable[[Trajecto
     import ray
     from ray.util import ActorPool
 
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
-                 log_to_driver=False, ignore_reinit_error=True)
+    spec_dict, modules = _importable(spec.resolved_dict())
+    _connect(modules)
     actor_cls = ray.remote(num_cpus=1)(_Worker)
     shards = max(1, min(spec.run.ray_shards, len(jobs)))
-    pool = ActorPool([actor_cls.remote(_importable(spec.resolved_dict())) for _ in range(shards)])
+    pool = ActorPool([actor_cls.remote(spec_dict) for _ in range(shards)])
     chunk = max(1, spec.run.num_envs * 2)
     chunks = [jobs[i: i + chunk] for i in range(0, len(jobs), chunk)]
     done = 0

@@ -11,7 +11,12 @@ ray = pytest.importorskip("ray")
 
 
 def test_ray_executor_matches_local(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(__import__("conftest").PLUGIN_DIR))  # workers import the toy plugin
+    # The toy plugin is on the driver's sys.path only (conftest), as a user's local plugin is: the
+    # workers get it from the driver, also after a run of built-in plugins started Ray without it.
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    first = load_run_spec(None, defaults={"task": {"name": "webshop-mini", "limit": 2}, "agent": {"name": "expert"}},
+                          run=[f"out_dir={tmp_path}", "name=builtin", "progress=false", "executor=ray"])
+    assert execute(first).summary()["complete"]
     defaults = {"task": {"name": "counter", "targets": list(range(1, 9)), "max_steps": 12},
                 "agent": {"name": "counter_agent", "p_mistake": 0.3, "seed": 2}}
     runs = {}
