@@ -1,4 +1,6 @@
 """The rollout engine on the toy counter task: batching, invalid output, crashes, prefixes."""
+import time
+
 import pytest
 
 from harness import Agent, AgentReply, registry
@@ -261,11 +263,15 @@ def test_episodes_played_in_env_threads_stop_when_the_run_stops():
     task = CounterTask(CounterConfig(targets=[200, 10 ** 7], max_steps=10 ** 7))
 
     def record(t):
+        # the long episode may start only after t200 ended on a busy machine: wait until it plays
+        deadline = time.monotonic() + 30
+        while len(calls) <= 300 and time.monotonic() < deadline:
+            time.sleep(0.01)
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
         RolloutEngine(task, Counting(CountingConfig()), num_envs=2).run(jobs_for(task), record)
-    assert 200 < len(calls) < 10 ** 5  # both played; the long one stopped at its next step
+    assert 300 < len(calls) < 10 ** 5  # both played; the long one stopped at its next step
 
 
 @pytest.mark.parametrize("batched", [True, False])
