@@ -185,9 +185,24 @@ class Experiment:
 
     def expert_trajectories(self) -> list[Trajectory]:
         if self.spec.expert_run is not None:
-            return list(RunStore.open(self.spec.expert_run).latest().values())
+            pool = list(RunStore.open(self.spec.expert_run).latest().values())
+            self._check_pool(pool)
+            return pool
         store = self.run_stage("expert", self.spec.task, self.spec.expert)
         return list(store.latest().values())
+
+    def _check_pool(self, pool: list[Trajectory]) -> None:
+        """An expert run must be of the experiment's task and selection: EEF restarts its subtasks."""
+        task = registry.create("task", self.spec.task)
+        try:
+            ids = {s.id for s in task.subtasks()}
+        finally:
+            task.close()
+        outside = sorted({t.subtask_id for t in pool} - ids)
+        if outside:
+            raise SpecError(f"expert_run: {self.spec.expert_run}: {len(outside)} subtasks of the expert pool are not "
+                            f"in the experiment's task selection (e.g. {', '.join(outside[:3])}); select them in "
+                            f"'task' or collect the pool on this task's selection")
 
     def model_agent(self, train_result: dict, temperature: float) -> dict:
         """The rollout agent playing this iteration's model. Fields the agent does not have are not

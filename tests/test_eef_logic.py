@@ -7,6 +7,7 @@ on. Which states the agent solves is scripted per test. Loss flags are compared 
 character per message: "T" trained, "." not.
 """
 import json
+import random
 
 import pytest
 
@@ -16,18 +17,19 @@ from harness.rollout import EpisodeJob, RolloutEngine
 from harness.trajectory import Message, Step, Trajectory
 from harness_toy import CounterConfig, CounterTask, CountingConfig
 from harness.trainers.eef_logic import (Outcome, Segment, analyze, build_training_set, exploration_states,
-                                outcomes_for)
+                                mark_duplicate_examples, one_per_state, outcomes_for)
 
 
-def expert_traj(n, *, id="exp", subtask="st", success=False):
+def expert_traj(n, *, id="exp", subtask="st", success=False, actions=None, status="ok"):
+    actions = actions or [f"a{i}" for i in range(n)]
     messages = [Message(role="system", content="instruction"), Message(role="user", content="Observation: start")]
     for i in range(n):
-        messages += [Message(role="assistant", content=f"Thought: t{i}\nAction: a{i}"),
+        messages += [Message(role="assistant", content=f"Thought: t{i}\nAction: {actions[i]}"),
                      Message(role="user", content=f"Observation: o{i}")]
     return Trajectory(id=id, task="toy", subtask_id=subtask, category="c", agent="expert", source="expert",
-                      messages=messages, prompt_len=2, steps=[Step(action=f"a{i}", observation=f"o{i}")
+                      messages=messages, prompt_len=2, steps=[Step(action=actions[i], observation=f"o{i}")
                                                               for i in range(n)],
-                      success=success, score=100.0 if success else 20.0)
+                      success=success, score=100.0 if success else 20.0, status=status)
 
 
 def rollout(expert, state, agent_steps, success=True, sample=0, status="ok"):
@@ -137,7 +139,7 @@ def test_figure1_example_lineage_and_inputs_untouched():
 def test_figure1_log():
     _, _, _, res = figure1()
     assert res.log == {
-        "expert": "exp", "subtask": "st", "expert_steps": 8,
+        "expert": "exp", "subtask": "st", "expert_steps": 8, "expert_success": False,
         "tried": [0, 2, 4, 6], "ok": [False, True, False, True],
         "rollouts": [1, 1, 1, 1], "successes": [0, 1, 0, 1],
         "segments": [{"from": 0, "to": 2, "label": "beneficial"}, {"from": 2, "to": 4, "label": "harmful"},
@@ -148,7 +150,7 @@ def test_figure1_log():
              "rollout": "st#0@2", "example": "eef:exp@0"},
             {"state": 4, "solved_from": 6, "expert_steps": 2, "agent_steps": 2, "solution_steps": 4,
              "rollout": "st#0@6", "example": "eef:exp@4"}],
-        "unsolved_important_states": [],
+        "unsolved_important_states": [], "solved_by_expert": [],
     }
     assert json.loads(json.dumps(res.log)) == res.log
 
@@ -245,8 +247,6 @@ def test_outcomes_for_takes_start_rollouts_of_the_subtask_and_children_of_the_ex
 
 def test_bad_inputs_are_refused():
     expert = expert_traj(8)
-    with pytest.raises(ValueError, match="failed expert"):
-        analyze(expert_traj(8, success=True), [fail(0)])
     with pytest.raises(ValueError, match="start state"):
         analyze(expert, [fail(2)])
     with pytest.raises(ValueError, match="state 8"):
@@ -287,9 +287,10 @@ def test_training_set_and_summary():
     assert [t.id for t in data] == ["eA", "A#1@0", "B#0@0", "eef:eB@2", "eef:eC@0", "eef:eC@4"]
     assert summary == {
         "experts": 4, "expert_successes": 1, "self_rollouts": 8, "subtasks_solved_by_self": 2,
-        "failed_experts_explored": 3, "states_tried": 9, "states_solved": 3,
+        "failed_experts_explored": 3, "successful_experts_explored": 0, "states_tried": 9, "states_solved": 3,
         "beneficial_segments": 3, "harmful_segments": 3, "important_states": 5, "eef_examples": 3,
-        "subtasks_newly_solved_by_eef": 1, "newly_solved_subtasks": ["C"], "training_examples": 6,
+        "duplicate_eef_examples": 0, "subtasks_newly_solved_by_eef": 1, "newly_solved_subtasks": ["C"],
+        "training_examples": 6,
     }
     assert json.loads(json.dumps(summary)) == summary
 
@@ -301,6 +302,137 @@ def test_training_set_prefers_and_refuses_exploration_rollouts_as_self():
     assert [t.id for t in build_training_set([ea], rs, [], prefer="first")[0]] == ["A#0@0"]
     with pytest.raises(ValueError, match="analyze"):
         build_training_set([ea], [rollout(ea, 2, 1)], [])
+
+
+# ---------------------------------------------------------------- one solution per state
+
+
+def test_several_failed_experts_of_one_subtask_share_one_start_state_example():
+    """e1 and e2 fail on subtask S by different actions; e3 shares e1's first 4 actions. The agent
+    fails from s_0 and s_4 of each, solves s_2 (e1: 3 more steps, e2: 1, e3: 5) and s_6 of e1 and e3."""
+    e1 = expert_traj(8, id="e1", subtask="S")
+    e2 = expert_traj(8, id="e2", subtask="S", actions=[f"z{i}" for i in range(8)])
+    e3 = expert_traj(8, id="e3", subtask="S", actions=["a0", "a1", "a2", "a3"] + [f"y{i}" for i in range(4)])
+    selfs = [rollout(e1, 0, 4, success=False)]
+    r1 = analyze(e1, outcomes_for(e1, selfs) + [win(e1, 2, 3), fail(4), win(e1, 6, 1)])
+    r2 = analyze(e2, outcomes_for(e2, selfs) + [win(e2, 2, 1), fail(4), fail(6)])
+    r3 = analyze(e3, outcomes_for(e3, selfs) + [win(e3, 2, 5), fail(4), win(e3, 6, 1)])
+    # s_0: three examples (5, 3 and 7 steps), one state; s_4 of e1 and e3 (both 2 + 1 steps): one state
+    assert [ex.id for r in (r1, r2, r3) for ex in r.examples] == [
+        "eef:e1@0", "eef:e1@4", "eef:e2@0", "eef:e3@0", "eef:e3@4"]
+    data, summary = build_training_set([e1, e2, e3], selfs, [r1, r2, r3])
+    assert [t.id for t in data] == ["eef:e2@0", "eef:e1@4"]  # the shortest per state, ties to the earliest
+    assert summary["eef_examples"] == 2 and summary["duplicate_eef_examples"] == 3
+    assert summary["training_examples"] == 2 and summary["subtasks_newly_solved_by_eef"] == 1
+    data, _ = build_training_set([e1, e2, e3], selfs, [r1, r2, r3], prefer="first")
+    assert [t.id for t in data] == ["eef:e1@0", "eef:e1@4"]
+
+    mark_duplicate_examples([r1, r2, r3])
+    assert [[e["duplicate_of"] for e in r.log["examples"]] for r in (r1, r2, r3)] == [
+        ["eef:e2@0", None], [None], ["eef:e2@0", "eef:e1@4"]]
+
+
+def test_a_state_of_other_actions_is_another_state():
+    e1 = expert_traj(4, id="e1", subtask="S")
+    e2 = expert_traj(4, id="e2", subtask="S", actions=["a0", "z1", "a2", "a3"])
+    r1 = analyze(e1, [fail(0), fail(2), win(e1, 3, 1)])
+    r2 = analyze(e2, [fail(0), fail(2), win(e2, 3, 1)])
+    # s_0 is shared (one example kept); s_2 is not (a1 vs z1), but neither is important here
+    data, summary = build_training_set([e1, e2], [], [r1, r2])
+    assert [t.id for t in data] == ["eef:e1@0"] and summary["duplicate_eef_examples"] == 1
+    r1 = analyze(e1, [fail(0), win(e1, 1, 4), fail(2), win(e1, 3, 1)])
+    r2 = analyze(e2, [fail(0), win(e2, 1, 4), fail(2), win(e2, 3, 1)])
+    data, _ = build_training_set([e1, e2], [], [r1, r2])
+    assert [t.id for t in data] == ["eef:e1@0", "eef:e1@2", "eef:e2@2"]  # recovery states a0 a1 / a0 z1
+
+
+def test_one_per_state_across_iterations_follows_prefer():
+    e = expert_traj(8, id="e", subtask="S")
+    first = rollout(e, 0, 5).model_copy(update={"id": "iter1:S#0@0"})  # a self success of iteration 1
+    later = analyze(e, [fail(0), win(e, 2, 1)]).examples[0].model_copy(update={"id": "iter2:eef:e@0"})
+    same = rollout(e, 0, 5).model_copy(update={"id": "iter2:S#0@0"})
+    assert len(later.steps) < len(first.steps)
+    kept = one_per_state([first], "shortest")
+    assert [t.id for t in one_per_state([later, same], "shortest", kept).values()] == ["iter2:eef:e@0"]
+    kept = one_per_state([first], "first")
+    assert [t.id for t in one_per_state([later, same], "first", kept).values()] == ["iter1:S#0@0"]
+    kept = one_per_state([first, same])  # ties keep the earliest
+    assert [t.id for t in kept.values()] == ["iter1:S#0@0"]
+    with pytest.raises(ValueError, match="prefer"):
+        one_per_state([first], "longest")
+
+
+def test_a_successful_expert_ends_in_a_solved_state():
+    """The ablation: an expert that succeeded; the agent fails from s_0, s_4, s_6 and solves s_2 (long)."""
+    e = expert_traj(8, success=True)
+    res = analyze(e, [fail(0), win(e, 2, 9), fail(4), fail(6)])
+    assert res.segments == [Segment(0, 2, "beneficial"), Segment(2, 4, "harmful"), Segment(4, 6, "both-failed"),
+                            Segment(6, 8, "beneficial")]
+    assert res.important_states == [0, 4] and res.solved_from == {0: 2, 2: 2, 4: 8, 6: 8}
+    assert [ex.id for ex in res.examples] == ["eef:exp@0"]  # s_4: the expert's own success solves it
+    assert res.log["solved_by_expert"] == [4] and res.log["expert_success"] is True
+    assert res.start_solved_by_exploration
+    nothing = analyze(e, [fail(0), fail(4)])
+    assert not nothing.examples and nothing.log["solved_by_expert"] == [0]
+    assert not nothing.start_solved_by_exploration  # the expert solved it, not exploration
+    _, summary = build_training_set([e], [], [res, nothing])
+    assert summary["successful_experts_explored"] == 2 and summary["failed_experts_explored"] == 0
+
+
+def test_expert_successes_with_an_error_status_are_not_training_data():
+    ok, broken = expert_traj(3, id="ok", success=True), expert_traj(3, id="bad", success=True, status="error")
+    data, summary = build_training_set([ok, broken], [], [])
+    assert [t.id for t in data] == ["ok"] and summary["expert_successes"] == 1
+
+
+# ---------------------------------------------------------------- against an independent reading of the spec
+
+
+def reference_decisions(n, ok_by_state, success=False):
+    """DESIGN §5 read directly: a segment between consecutive tried states is beneficial when the
+    agent fails from its start and succeeds from its end, harmful the other way round; important
+    states are s_0 (when failed) and the ends of harmful segments; a state's solution starts at the
+    nearest solved state at or after it, reached through failing states only."""
+    states = sorted(ok_by_state)
+    ends = states + ([n] if success else [])
+    oks = {**ok_by_state, **({n: True} if success else {})}
+    labels = []
+    for a, b in zip(ends, ends[1:]):
+        labels.append({(False, True): "beneficial", (True, False): "harmful",
+                       (True, True): "both-solved", (False, False): "both-failed"}[oks[a], oks[b]])
+    harmful_ends = [b for (a, b), lab in zip(zip(ends, ends[1:]), labels) if lab == "harmful"]
+    important = ([0] if not oks[0] else []) + harmful_ends
+    solved_from = {}
+    for s in states:
+        later = [t for t in ends if t >= s and oks[t]]
+        if later:
+            solved_from[s] = later[0]
+    return labels, important, solved_from
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_classification_matches_an_independent_implementation(seed):
+    rng = random.Random(seed)
+    n = rng.randint(2, 20)
+    success = rng.random() < 0.3
+    e = expert_traj(n, success=success)
+    tried = [0] + exploration_states(n, rng.randint(1, 6))
+    ok = {j: rng.random() < 0.5 for j in tried}
+    outcomes = []
+    for j in tried:
+        for k in range(rng.randint(1, 3)):  # several rollouts; any success counts
+            won = ok[j] and k == 0
+            outcomes.append(Outcome.of(rollout(e, j, rng.randint(1, 5), sample=k)) if won else fail(j))
+    res = analyze(e, outcomes)
+    labels, important, solved_from = reference_decisions(n, ok, success)
+    assert [s.label for s in res.segments] == labels
+    assert res.important_states == important and res.solved_from == solved_from
+    for j in important:  # an example exactly where the solution is a rollout, with the expert turns as context
+        ex = next((x for x in res.examples if x.prefix_steps == j), None)
+        assert (ex is not None) == (j in solved_from and solved_from[j] != n)
+        if ex is not None:
+            lead = solved_from[j] - j
+            assert flags(ex)[2:].count("T") == len(ex.steps) - j and ex.steps[j:j + lead] == e.steps[j:solved_from[j]]
 
 
 # ---------------------------------------------------------------- the same on the real engine

@@ -63,3 +63,14 @@ def test_diverged_replays_are_logged_as_not_tried_and_do_not_wedge_the_experimen
     explore = (exp / "iter1" / "explore" / "episodes.jsonl").read_text()
     harness("train", str(tmp_path / "eef.yaml"), "-R", f"out_dir={tmp_path}", "-R", "name=eef")  # a rerun
     assert (exp / "iter1" / "explore" / "episodes.jsonl").read_text() == explore  # nothing tried again
+
+
+def test_an_expert_pool_of_other_subtasks_is_refused_with_the_fix(tmp_path):
+    (tmp_path / "expert.yaml").write_text(EXPERT)
+    harness("run", str(tmp_path / "expert.yaml"), "-R", f"out_dir={tmp_path}", "-R", "name=expert")
+    spec = TRAIN.replace("targets: [3, 4, 5, 6, 7, 8]", "targets: [3, 4]") % {"expert": tmp_path / "expert"}
+    (tmp_path / "eef.yaml").write_text(spec)
+    res = subprocess.run(harness_cmd() + ["train", str(tmp_path / "eef.yaml"), "-R", f"out_dir={tmp_path}"],
+                         env=cli_env(CI="true"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "expert_run" in res.stderr and "4 subtasks" in res.stderr and "not in the experiment's task" in res.stderr

@@ -90,7 +90,7 @@ def test_eef_training_set_and_masks(eef_exp):
     logs = records(exp / "iter1" / "eef_log.jsonl")
     data = records(exp / "iter1" / "train" / "data.jsonl")
     eef = [d for d in data if d["id"].startswith("iter1:eef:")]
-    built = [ex for log in logs for ex in log["examples"]]
+    built = [ex for log in logs for ex in log["examples"] if ex["duplicate_of"] is None]
     assert eef and len(eef) == len(built)
     rollouts = records(exp / "iter1" / "rollouts" / "episodes.jsonl")
     assert not any(r["success"] for r in rollouts)  # start-state rollouts all fail: RFT alone learns nothing new
@@ -130,6 +130,25 @@ def test_rft_path(tmp_path):
     data = records(exp / "iter1" / "train" / "data.jsonl")
     experts = records(exp / "expert" / "episodes.jsonl")
     assert len(data) == sum(e["success"] for e in experts)  # no self success to add
+
+
+def test_two_iterations_accumulate_one_solution_per_state_and_continue_the_adapter(tmp_path):
+    exp, _ = run_train(tmp_path, "eef", "iterations: 2\n  M: 2\n  temperature: 0.0\n  retrain_from: previous")
+    results = [json.loads((exp / f"iter{i}" / "train" / "result.json").read_text()) for i in range(3)]
+    assert results[0]["init_adapter"] is None
+    assert [r["init_adapter"] for r in results[1:]] == [r["model_dir"] for r in results[:2]]
+
+    def key(d):  # the state a solution is of: its subtask and the expert turns before it (loss off)
+        turns = [m["content"] for m in d["messages"] if m["role"] == "assistant"]
+        return d["subtask_id"], tuple(turns[: weights(d).count(0)])
+
+    data = {i: records(exp / f"iter{i}" / "train" / "data.jsonl") for i in (1, 2)}
+    solutions = {i: [d for d in data[i] if d["id"].startswith("iter")] for i in (1, 2)}  # expert successes: untagged
+    assert solutions[1] and len({key(d) for d in solutions[2]}) == len(solutions[2])  # one per state
+    # the policy is greedy and its adapter plays no part: iteration 2 finds the same solutions, of the
+    # same length, so the earlier ones are kept
+    assert sorted(d["id"] for d in solutions[2]) == sorted(d["id"] for d in solutions[1])
+    assert all(d["id"].startswith("iter1:") for d in solutions[2])
 
 
 # ---------------------------------------------------------------- loss masks on real chat templates

@@ -1,10 +1,12 @@
 """EEF — Exploring Expert Failures (Lan et al., 2025): RFT plus restarts from states of failed
 expert trajectories, keeping the beneficial expert segments and masking the harmful ones.
 
-Per iteration and failed expert trajectory: the current model restarts from M evenly spaced
-expert states (`exploration_states`), one rollout each; `eef_logic.analyze` labels the segments,
-finds recovery states, chains solutions backwards and builds the training examples. Every decision
-is appended to `iterK/eef_log.jsonl`.
+Per iteration and failed expert trajectory (and successful one, with `explore_successes`): the
+current model restarts from M evenly spaced expert states (`exploration_states`), one rollout
+each; `eef_logic.analyze` labels the segments, finds recovery states, chains solutions backwards
+and builds the training examples; `eef_logic.mark_duplicate_examples` notes which examples of one
+state (s_0 is every expert's of a subtask) another replaces. Every decision is appended to
+`iterK/eef_log.jsonl`.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pydantic import Field
 from harness import register_trainer, registry
 from harness.rollout import EpisodeJob, episode_seed
 
-from .eef_logic import analyze, exploration_states, outcomes_for
+from .eef_logic import analyze, exploration_states, mark_duplicate_examples, outcomes_for
 from .rft import RFTConfig, RFTTrainer
 
 
@@ -23,6 +25,7 @@ class EEFConfig(RFTConfig):
     name: str = "eef"
     M: int = Field(5, ge=1, description="intermediate states explored per failed expert trajectory")
     explore_temperature: float | None = Field(None, ge=0.0, description="default: the rollout temperature")
+    explore_successes: bool = Field(False, description="also explore successful expert trajectories (an ablation)")
 
 
 @register_trainer("eef")
@@ -33,8 +36,9 @@ class EEFTrainer(RFTTrainer):
 
     def explore(self, exp, it, experts, self_rollouts, agent):
         c = self.config
-        failed = [t for t in experts if t.status == "ok" and not t.success and len(t.steps) > 1]
-        if not failed:
+        explored = [t for t in experts if t.status == "ok" and (c.explore_successes or not t.success)
+                    and len(t.steps) > 1]
+        if not explored:
             return []
         task = registry.create("task", exp.spec.task)
         try:
@@ -42,7 +46,7 @@ class EEFTrainer(RFTTrainer):
         finally:
             task.close()
         jobs = []
-        for t in failed:
+        for t in explored:
             for j in exploration_states(len(t.steps), c.M):
                 eid = f"{t.id}@{j}"
                 jobs.append(EpisodeJob(subtask=subtasks[t.subtask_id], prefix=t, prefix_steps=j, episode_id=eid,
@@ -57,12 +61,13 @@ class EEFTrainer(RFTTrainer):
             if ch.status != "ok":
                 not_tried.setdefault(ch.parent, []).append({"state": ch.prefix_steps, "why": ch.error})
         results = []
+        for t in explored:
+            r = analyze(t, outcomes_for(t, self_rollouts + children), prefer=c.prefer)
+            r.log["not_tried"] = sorted(not_tried.get(t.id, []), key=lambda x: x["state"])
+            results.append(r)
+        mark_duplicate_examples(results, c.prefer)
         with open(exp.path / f"iter{it}" / "eef_log.jsonl", "w") as fh:
-            for t in failed:
-                r = analyze(t, outcomes_for(t, self_rollouts + children), prefer=c.prefer)
-                r.log["not_tried"] = sorted(not_tried.get(t.id, []), key=lambda x: x["state"])
-                results.append(r)
-                fh.write(json.dumps(r.log) + "\n")
+            fh.writelines(json.dumps(r.log) + "\n" for r in results)
         if not_tried:
             exp.console.print(f"[yellow]iter{it}/explore: {sum(map(len, not_tried.values()))} restarts not tried "
                               f"(see iter{it}/eef_log.jsonl)[/]")

@@ -1,6 +1,6 @@
 """EEF decision logic (DESIGN §5; Lan et al., 2025, arXiv 2504.13145), free of models and environments.
 
-Vocabulary. A failed expert trajectory has n agent steps with actions a_0 .. a_(n-1). State j is
+Vocabulary. An expert trajectory (a failed one, as a rule) has n agent steps with actions a_0 .. a_(n-1). State j is
 the environment after the expert's first j steps; s_0 is the plain start state. The trainer
 restarts the agent from a few states (``exploration_states``), one rollout each, through the
 engine's ``EpisodeJob(prefix=expert, prefix_steps=j)``: such a rollout's messages are the expert's
@@ -12,6 +12,20 @@ beneficial or harmful, which states are important, what each state's solution is
 training example per important state that has a solution. ``build_training_set`` assembles an
 iteration's training data. Every decision is also written to a JSON-serialisable log so that a
 user can audit it.
+
+One solution per state. A self success and an EEF example are both a solution of a state: the
+subtask and the expert actions that lead there (``state_key``). s_0 is every trajectory's start
+state of its subtask, so a self success and the s_0 examples of several expert trajectories of one
+subtask are solutions of the same state; state j > 0 of two expert trajectories is the same state
+only when their first j actions are equal. ``one_per_state`` keeps one solution per state (the
+fewest steps, ties to the earliest; or the earliest with ``prefer="first"``), within an iteration
+(``build_training_set``) and across iterations (RFT's ``accumulate``, earlier iterations first).
+So with ``accumulate``, a subtask whose start state got an EEF example in one iteration and a
+self success in a later one (or the other way round) keeps one of the two, never both. Expert
+successes stay as they are (they are the data SFT started from), next to that one solution.
+
+Successful expert trajectories are explored only as an ablation (EEF's ``explore_successes``);
+their final state s_n counts as solved, by the expert's own remaining actions.
 """
 from __future__ import annotations
 
@@ -83,22 +97,24 @@ class Segment:
 
 @dataclass
 class EEFResult:
-    """The decisions for one failed expert trajectory (lists are indexed like ``states``)."""
+    """The decisions for one expert trajectory (lists are indexed like ``states``)."""
     expert: Trajectory
     states: list[int]  # tried states, ascending, starting with 0
     ok: list[bool]  # ok[k]: the agent succeeded from states[k] in at least one rollout
-    segments: list[Segment]  # segments[k] runs from states[k] to states[k + 1]
+    segments: list[Segment]  # segments[k] runs from states[k] to states[k + 1] (a successful expert: then to s_n)
     recovery_states: list[int]  # the end state of every harmful segment
     important_states: list[int]  # 0 when the agent fails from it, then the recovery states
-    solved_from: dict[int, int]  # tried state -> first tried state at or after it the agent solves
+    solved_from: dict[int, int]  # tried state -> first tried state at or after it the agent solves (or s_n)
     chosen: dict[int, Trajectory]  # solved state -> the rollout kept as the agent's continuation
-    examples: list[Trajectory]  # one per important state with a solution
+    examples: list[Trajectory]  # one per important state with a solution (not a successful expert's own)
     log: dict
 
     @property
     def start_solved_by_exploration(self) -> bool:
-        """The agent failed from s_0, but exploration gave s_0 a solution (the subtask is newly solved)."""
-        return not self.ok[0] and 0 in self.solved_from
+        """The agent failed from s_0, but exploration gave s_0 a solution (the subtask is newly solved).
+
+        Not when the solution is a successful expert's own actions (``solved_from[0]`` is its final state)."""
+        return not self.ok[0] and self.solved_from.get(0, len(self.expert.steps)) < len(self.expert.steps)
 
 
 def _label(ok_from: bool, ok_to: bool) -> SegmentLabel:
@@ -154,15 +170,19 @@ def _example(expert: Trajectory, state: int, solved_from: int, rollout: Trajecto
 
 
 def analyze(expert: Trajectory, outcomes: Iterable[Outcome], *, prefer: Prefer = "shortest") -> EEFResult:
-    """Apply DESIGN §5 to one failed expert trajectory and the agent's outcomes from its states.
+    """Apply DESIGN §5 to one expert trajectory and the agent's outcomes from its states.
 
     ``outcomes`` must include the start state (0); other states are those the agent was restarted
     from (normally ``exploration_states``), any number of rollouts each. A state counts as solved
     when any of its rollouts succeeded; when several did, ``prefer`` picks the one kept.
+
+    The expert normally failed. A successful expert (the ``explore_successes`` ablation) ends in a
+    solved state s_n: the last segment runs from the last tried state to s_n, and a failing state
+    whose chain reaches s_n is solved by the expert's own remaining actions. No example is built for
+    such a state (``solved_by_expert`` in the log): it would repeat part of the expert success,
+    which is in the training set already.
     """
     _require_prefer(prefer)
-    if expert.success:
-        raise ValueError(f"expert {expert.id} succeeded: EEF explores failed expert trajectories only")
     by_state: dict[int, list[Outcome]] = {}
     for o in outcomes:
         _check(expert, o)
@@ -170,21 +190,24 @@ def analyze(expert: Trajectory, outcomes: Iterable[Outcome], *, prefer: Prefer =
     if 0 not in by_state:
         raise ValueError(f"no outcome from the start state of expert {expert.id}'s subtask")
 
+    n = len(expert.steps)
     states = sorted(by_state)
     ok = [any(o.success for o in by_state[j]) for j in states]
-    segments = [Segment(states[k], states[k + 1], _label(ok[k], ok[k + 1])) for k in range(len(states) - 1)]
+    ends, ends_ok = (states + [n], ok + [True]) if expert.success else (states, ok)
+    segments = [Segment(ends[k], ends[k + 1], _label(ends_ok[k], ends_ok[k + 1])) for k in range(len(ends) - 1)]
     recovery = [s.end for s in segments if s.label == "harmful"]
     important = ([] if ok[0] else [0]) + recovery
 
     # Solutions chain backwards: a solved state keeps its own continuation, a failing state inherits
-    # the next state's solution through the segment's expert actions.
+    # the first later solved state's (through the expert actions in between). All states in between
+    # fail, so a chain never crosses a harmful segment (those start at a solved state).
     solved_from: dict[int, int] = {}
-    for k in reversed(range(len(states))):
-        if ok[k]:
-            solved_from[states[k]] = states[k]
-        elif k + 1 < len(states) and states[k + 1] in solved_from:
-            assert segments[k].label != "harmful", "a chain crossed a harmful segment"
-            solved_from[states[k]] = solved_from[states[k + 1]]
+    nxt = n if expert.success else None
+    for j, okj in reversed(list(zip(states, ok))):
+        if okj:
+            nxt = j
+        if nxt is not None:
+            solved_from[j] = nxt
 
     chosen: dict[int, Trajectory] = {}
     for j, okj in zip(states, ok):
@@ -192,12 +215,15 @@ def analyze(expert: Trajectory, outcomes: Iterable[Outcome], *, prefer: Prefer =
         if okj and wins:
             chosen[j] = _pick(wins, prefer)
 
-    examples, built, unsolved = [], [], []
+    examples, built, unsolved, by_expert = [], [], [], []
     for j in important:
         if j not in solved_from:
             unsolved.append(j)
             continue
         jj = solved_from[j]
+        if jj == n:
+            by_expert.append(j)
+            continue
         if jj not in chosen:
             raise ValueError(f"state {jj} of expert {expert.id} was solved, but no successful rollout from it "
                              f"was given to build the example for state {j} from")
@@ -208,17 +234,55 @@ def analyze(expert: Trajectory, outcomes: Iterable[Outcome], *, prefer: Prefer =
                       "rollout": chosen[jj].id, "example": ex.id})
 
     log = {
-        "expert": expert.id, "subtask": expert.subtask_id, "expert_steps": len(expert.steps),
+        "expert": expert.id, "subtask": expert.subtask_id, "expert_steps": n, "expert_success": expert.success,
         "tried": states, "ok": ok,
         "rollouts": [len(by_state[j]) for j in states],
         "successes": [sum(o.success for o in by_state[j]) for j in states],
         "segments": [{"from": s.start, "to": s.end, "label": s.label} for s in segments],
         "recovery_states": recovery, "important_states": important,
-        "prefer": prefer, "examples": built, "unsolved_important_states": unsolved,
+        "prefer": prefer, "examples": built, "unsolved_important_states": unsolved, "solved_by_expert": by_expert,
     }
     return EEFResult(expert=expert, states=states, ok=ok, segments=segments, recovery_states=recovery,
                      important_states=important, solved_from=solved_from, chosen=chosen,
                      examples=examples, log=log)
+
+
+def state_key(t: Trajectory) -> tuple[str, tuple[str | None, ...]]:
+    """The state whose solution ``t`` is (a self success: s_0; an EEF example: its ``prefix_steps``).
+
+    A state is its subtask and the expert actions that lead there: s_0 (no actions) is shared by all
+    trajectories of a subtask, state j of two experts is one state only when their first j actions are equal.
+    """
+    return t.subtask_id, tuple(s.action for s in t.steps[: t.prefix_steps])
+
+
+def one_per_state(solutions: Iterable[Trajectory], prefer: Prefer = "shortest",
+                  kept: dict | None = None) -> dict:
+    """Merge ``solutions`` (in order, the earliest first) into ``kept`` (state_key -> solution), one per state.
+
+    A later solution replaces the kept one only with ``prefer="shortest"`` and fewer steps (the
+    same state, so the same number of context steps); ``first`` keeps the earliest. Returns ``kept``.
+    """
+    _require_prefer(prefer)
+    kept = {} if kept is None else kept
+    for t in solutions:
+        k = state_key(t)
+        if k not in kept or (prefer == "shortest" and len(t.steps) < len(kept[k].steps)):
+            kept[k] = t
+    return kept
+
+
+def mark_duplicate_examples(results: Iterable[EEFResult], prefer: Prefer = "shortest") -> None:
+    """Write into each result's log which of its examples another expert's example of the same state replaces.
+
+    The decision is ``one_per_state`` over the results' examples in order, as ``build_training_set`` takes it.
+    """
+    results = list(results)
+    kept = one_per_state([ex for r in results for ex in r.examples], prefer)
+    for r in results:
+        for entry, ex in zip(r.log["examples"], r.examples):
+            winner = kept[state_key(ex)]
+            entry["duplicate_of"] = None if winner is ex else winner.id
 
 
 def build_training_set(experts: Iterable[Trajectory], self_rollouts: Iterable[Trajectory],
@@ -226,37 +290,41 @@ def build_training_set(experts: Iterable[Trajectory], self_rollouts: Iterable[Tr
                        prefer: Prefer = "shortest") -> tuple[list[Trajectory], dict]:
     """One iteration's training set and its summary numbers (DESIGN §5).
 
-    Training set, in this order: the expert successes, one self success per solved subtask
-    (chosen by ``prefer``) from ``self_rollouts`` (start-state rollouts of the current model),
-    then the EEF examples of ``results``. In the summary, ``states_tried``/``states_solved`` count
-    intermediate states only (s_0's rollouts are the self rollouts), and a subtask is newly solved
-    by EEF when exploration gave its start state a solution and no start-state rollout solved it
-    (``results`` are expected to be analysed with these same self rollouts as their state-0 outcomes).
+    Training set, in this order: the expert successes (``status == "ok"``, as SFT takes them), then
+    one solution per state (``one_per_state``) of the self successes in ``self_rollouts``
+    (start-state rollouts of the current model) and the EEF examples of ``results``: one self
+    success per solved subtask, one example per expert state however many expert trajectories
+    share it. In the summary, ``states_tried``/``states_solved`` count intermediate states only
+    (s_0's rollouts are the self rollouts), and a subtask is newly solved by EEF when exploration
+    gave its start state a solution and no start-state rollout solved it (``results`` are expected
+    to be analysed with these same self rollouts as their state-0 outcomes, so no self success and
+    EEF example of one start state meet here; across iterations they can, see ``one_per_state``).
     """
     _require_prefer(prefer)
     experts, self_rollouts, results = list(experts), list(self_rollouts), list(results)
-    expert_wins = [t for t in experts if t.success]
-    wins: dict[str, list[Trajectory]] = {}
+    expert_wins = [t for t in experts if t.status == "ok" and t.success]
     for t in self_rollouts:
         if t.prefix_steps != 0:
             raise ValueError(f"self rollout {t.id} starts from an expert state ({t.prefix_steps} steps); "
                              f"pass it to analyze() instead")
-        if t.success and t.status == "ok":
-            wins.setdefault(t.subtask_id, []).append(t)
-    self_wins = [_pick(ts, prefer) for ts in wins.values()]
+    self_wins = [t for t in self_rollouts if t.success and t.status == "ok"]
     eef = [ex for r in results for ex in r.examples]
+    kept = list(one_per_state(self_wins + eef, prefer).values())
+    kept_ids = {id(t) for t in kept}
+    eef_kept = sum(id(t) in kept_ids for t in eef)
     newly = sorted({r.expert.subtask_id for r in results if r.start_solved_by_exploration})
     labels = [s.label for r in results for s in r.segments]
     summary = {
         "experts": len(experts), "expert_successes": len(expert_wins),
-        "self_rollouts": len(self_rollouts), "subtasks_solved_by_self": len(wins),
-        "failed_experts_explored": len(results),
+        "self_rollouts": len(self_rollouts), "subtasks_solved_by_self": len({t.subtask_id for t in self_wins}),
+        "failed_experts_explored": sum(not r.expert.success for r in results),
+        "successful_experts_explored": sum(r.expert.success for r in results),
         "states_tried": sum(len(r.states) - 1 for r in results),
         "states_solved": sum(sum(r.ok[1:]) for r in results),
         "beneficial_segments": labels.count("beneficial"), "harmful_segments": labels.count("harmful"),
         "important_states": sum(len(r.important_states) for r in results),
-        "eef_examples": len(eef),
+        "eef_examples": eef_kept, "duplicate_eef_examples": len(eef) - eef_kept,
         "subtasks_newly_solved_by_eef": len(newly), "newly_solved_subtasks": newly,
-        "training_examples": len(expert_wins) + len(self_wins) + len(eef),
+        "training_examples": len(expert_wins) + len(kept),
     }
-    return expert_wins + self_wins + eef, summary
+    return expert_wins + kept, summary

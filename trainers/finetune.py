@@ -161,7 +161,7 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
     result = {"model_dir": str(model_dir), "adapter": opts.lora is not None, "base_model": base, "data": stats,
               "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
               "last_loss": losses[-1] if losses else None, "seconds": round(seconds, 3),
-              "resumed_from": resume}
+              "resumed_from": resume, "init_adapter": str(init_adapter) if init_adapter is not None else None}
     tmp = out_dir / (RESULT_FILE + ".tmp")
     tmp.write_text(json.dumps(result, indent=2))
     os.replace(tmp, out_dir / RESULT_FILE)

@@ -2,8 +2,8 @@
 
 Choices the papers leave open are options: `retrain_from` (base: each iteration trains a fresh
 adapter on the whole set, the RFT papers' default; previous: continue the last adapter),
-`accumulate` (keep self successes of earlier iterations), `prefer` (which success of a subtask
-to keep: the shortest).
+`accumulate` (keep the solutions of earlier iterations: one per state, see
+`eef_logic.one_per_state`), `prefer` (which solution of a state to keep: the shortest, or the first).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from harness import register_trainer
 from harness.experiment import Experiment, Trainer
 from harness.trajectory import Trajectory
 
-from .eef_logic import build_training_set
+from .eef_logic import build_training_set, one_per_state
 from .finetune import fine_tune
 from .sft import SFTConfig, brief, sft_iteration
 
@@ -49,8 +49,7 @@ class RFTTrainer(Trainer):
         c = self.config
         experts, wins, result, it0 = sft_iteration(exp, c)
         iterations = [it0]
-        kept_self: dict[str, Trajectory] = {}
-        kept_eef: dict[str, Trajectory] = {}
+        kept: dict = {}  # accumulate: one solution per state over the iterations (eef_logic.one_per_state)
         for it in range(1, c.iterations + 1):
             agent = exp.model_agent(result, c.temperature)
             rollouts = exp.run_stage(f"iter{it}/rollouts", exp.spec.task, agent, samples=c.samples)
@@ -59,16 +58,8 @@ class RFTTrainer(Trainer):
             train_set, numbers = build_training_set(experts, self_rollouts, results, prefer=c.prefer)
             numbers["states_not_tried"] = sum(len(r.log.get("not_tried", ())) for r in results)  # see EEF's log
             if c.accumulate:
-                for t in train_set:  # the shortest so far per subtask (self) or per expert state (EEF)
-                    if t.source == "self":
-                        key, pool = t.subtask_id, kept_self
-                    elif t.source == "eef":
-                        key, pool = f"{t.parent}@{t.prefix_steps}", kept_eef
-                    else:
-                        continue  # expert successes are in `wins` already
-                    if key not in pool or len(t.steps) < len(pool[key].steps):
-                        pool[key] = _tag(t, it)
-                train_set = wins + list(kept_self.values()) + list(kept_eef.values())
+                one_per_state([_tag(t, it) for t in train_set if t.source != "expert"], c.prefer, kept)
+                train_set = wins + list(kept.values())
             else:
                 train_set = [_tag(t, it) if t.source != "expert" else t for t in train_set]
             init = result["model_dir"] if c.retrain_from == "previous" and result["adapter"] else None
