@@ -8,6 +8,7 @@ to the run store on the driver at once, so a crash loses at most the chunks in f
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
@@ -36,23 +37,31 @@ class _Worker:
         return [t.model_dump_json() for t in out]  # JSON crosses process boundaries cheaply
 
 
+def _site_dirs() -> list[Path]:
+    import site
+    import sysconfig
+    dirs = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")} | set(site.getsitepackages())
+    return [Path(d).resolve() for d in dirs | {site.getusersitepackages()}]
+
+
 def _importable(spec_dict: dict) -> tuple[dict, list[str]]:
     """Plugins named as module:Class, so a worker finds one that is registered on import only (not
     through an installed entry point) the way the driver did; with the top-level packages of those
-    that no installed distribution provides (a plugin on the driver's sys.path only), which Ray ships
-    to the workers as py_modules."""
-    import importlib.metadata
+    that live outside site-packages (a plugin on the driver's sys.path only), which Ray ships to the
+    workers as py_modules. Where a package lives decides, not its metadata: an egg-info left in a
+    source folder on sys.path looks installed and is not there for the workers."""
     import sys
 
     from . import registry
-    installed = importlib.metadata.packages_distributions()
+    sites = _site_dirs()
     ship = []
     for kind in ("task", "agent"):
         cls = registry.lookup(kind, spec_dict[kind]["name"])
         spec_dict[kind] = {**spec_dict[kind], "name": f"{cls.__module__}:{cls.__qualname__}"}
         top = cls.__module__.split(".")[0]
         path = getattr(sys.modules[top], "__path__", [None])[0] or sys.modules[top].__file__  # package dir or .py
-        if top not in installed and top != "harness" and path not in ship:
+        in_site = any(Path(path).resolve().is_relative_to(d) for d in sites)
+        if top != "harness" and not in_site and path not in ship:
             ship.append(path)
     return spec_dict, ship
 

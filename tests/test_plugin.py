@@ -1,4 +1,5 @@
 """A third-party plugin package, installed for real, found through its entry points."""
+import shutil
 import subprocess
 import sys
 
@@ -8,9 +9,10 @@ import os
 
 
 def test_installed_plugin_runs_through_harness_run(tmp_path):
-    target = tmp_path / "site"
+    target, source = tmp_path / "site", tmp_path / "src"
+    shutil.copytree(PLUGIN_DIR, source)  # pip builds in the source folder: keep build/ and egg-info out of ours
     build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(PLUGIN_DIR)], capture_output=True, text=True)
+                            "--target", str(target), str(source)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
     env = dict(os.environ, PYTHONPATH=str(target))  # the installed copy only, not tests/plugin_pkg
     listing = subprocess.run(harness_cmd() + ["list"], env=env, cwd=tmp_path, capture_output=True, text=True)

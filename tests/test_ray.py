@@ -14,6 +14,14 @@ def test_ray_executor_matches_local(tmp_path, monkeypatch):
     # The toy plugin is on the driver's sys.path only (conftest), as a user's local plugin is: the
     # workers get it from the driver, also after a run of built-in plugins started Ray without it.
     monkeypatch.delenv("PYTHONPATH", raising=False)
+    # and metadata that claims it is installed, as pip leaves in a source folder it built from
+    meta = tmp_path / "meta" / "harness_toy_plugin.egg-info"
+    meta.mkdir(parents=True)
+    (meta / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: harness-toy-plugin\nVersion: 0.1\n")
+    (meta / "top_level.txt").write_text("harness_toy\n")
+    monkeypatch.syspath_prepend(str(meta.parent))
+    import importlib.metadata
+    assert "harness_toy" in importlib.metadata.packages_distributions()
     first = load_run_spec(None, defaults={"task": {"name": "webshop-mini", "limit": 2}, "agent": {"name": "expert"}},
                           run=[f"out_dir={tmp_path}", "name=builtin", "progress=false", "executor=ray"])
     assert execute(first).summary()["complete"]
