@@ -222,14 +222,24 @@ def test_sigkill_train_repeatedly_then_finish_equals_uninterrupted(tmp_path):
     spec.write_text(SPEC % {"trainer": "eef", "extra": "iterations: 1\n  M: 2\n  temperature: 0.0"})
     cmd = harness_cmd() + ["train", str(spec), "-R", f"out_dir={tmp_path}", "-R", "name=killed"]
     rng = random.Random(5)
+    exp_dir = tmp_path / "killed"
+
+    def written():  # bytes the experiment has written so far
+        return sum(f.stat().st_size for f in exp_dir.rglob("*") if f.is_file()) if exp_dir.exists() else 0
+
     kills = 0
-    for _ in range(4):
+    for _ in range(8):  # each run is killed at a random moment after it has made progress
+        before = written()
         proc = subprocess.Popen(cmd, env=cli_env(CI="true"), cwd=REPO, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(2.0, 7.0))
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
+        while proc.poll() is None and written() == before:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if proc.poll() is not None:
+            assert proc.returncode == 0
+            break
+        os.kill(proc.pid, signal.SIGKILL)
+        kills += 1
         proc.wait()
     assert kills >= 2
     killed, _ = run_train(tmp_path, "eef", "iterations: 1\n  M: 2\n  temperature: 0.0", name="killed")
