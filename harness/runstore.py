@@ -175,8 +175,9 @@ class RunStore:
             out[t.key] = t
         return out
 
-    def iter_latest_briefs(self) -> Iterator[EpisodeBrief]:
+    def iter_latest_briefs(self, model: type[R] = EpisodeBrief) -> Iterator[R]:
         """The brief of each episode's last record, streamed (as ``latest`` but without a dict of records).
+        ``model`` picks the fields read (an ``EpisodeBrief`` or another model with ``id``).
 
         A first pass finds the records that a later one supersedes, keeping one 64-bit digest per
         episode; records appended after that pass are not read (a snapshot of a live run).
@@ -190,10 +191,10 @@ class RunStore:
                 last_of_repeated[d] = count - 1
             seen.add(d)
         del seen
-        for i, brief in enumerate(self._records(EpisodeBrief)):
+        for i, brief in enumerate(self._records(model)):
             if i == count:
                 break
-            last = last_of_repeated.get(_digest(brief.key)) if last_of_repeated else None
+            last = last_of_repeated.get(_digest(brief.id)) if last_of_repeated else None
             if last is None or last == i:
                 yield brief
 

@@ -101,6 +101,14 @@ class Task:
         panel and the step limits. Two runs whose records differ are not comparable."""
         return {}
 
+    @classmethod
+    def action_kind(cls, action: str | None) -> str:
+        """What kind of action this is, for the leaderboard's action view (`--actions`): the verb.
+        Tasks whose skills show in a few kinds (WebShop's navigation buttons) name them."""
+        if not action or not action.strip():
+            return "(invalid)"
+        return action.split()[0].lower()
+
     def parse_action(self, text: str) -> str | None:
         from .react import parse_action
         return parse_action(text)

@@ -13,6 +13,8 @@ from .render import FORMATS
                 type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--common", is_flag=True, help="compute every row on the subtasks all runs share")
 @click.option("--per-subtask", is_flag=True, help="which subtasks each run solves (subtask x run matrix)")
+@click.option("--actions", is_flag=True,
+              help="how often each run's episodes use each kind of action (WebShop: Next >, < Prev, ...)")
 @click.option("--vs", nargs=2, metavar="A B", default=None,
               help="head-to-head: subtasks A solves that B never does, and the reverse (labels or run directories)")
 @click.option("--label", "labels", multiple=True, metavar="RUN=NAME",
@@ -22,7 +24,7 @@ from .render import FORMATS
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="rich", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="write to this file instead of standard output")
-def leaderboard(paths, common, per_subtask, vs, labels, strict, fmt, output):
+def leaderboard(paths, common, per_subtask, actions, vs, labels, strict, fmt, output):
     """Leaderboard of run directories, or of every run below experiment directories.
 
     One row per run, one column per category (subtasks solved), then the overall win rate
@@ -36,8 +38,8 @@ def leaderboard(paths, common, per_subtask, vs, labels, strict, fmt, output):
     from .core import build, head_to_head
     from .render import page_of, render, to_rich
 
-    if vs and per_subtask:
-        raise click.UsageError("--vs and --per-subtask are separate views; pick one")
+    if sum(map(bool, (vs, per_subtask, actions))) > 1:
+        raise click.UsageError("--vs, --per-subtask and --actions are separate views; pick one")
     # run directories named only in --vs are loaded too
     inputs = list(paths) + [Path(v) for v in (vs or ()) if Path(v).is_dir()]
     if not inputs:
@@ -49,7 +51,10 @@ def leaderboard(paths, common, per_subtask, vs, labels, strict, fmt, output):
             raise click.BadParameter(f"{item!r}: expected RUN=NAME", param_hint="--label")
         label_map[run] = name
     lb = build(inputs, common=common, labels=label_map, strict=strict)
-    view = head_to_head(lb.find(vs[0]), lb.find(vs[1])) if vs else lb.per_subtask() if per_subtask else lb
+    if vs:
+        view = head_to_head(lb.find(vs[0]), lb.find(vs[1]))
+    else:
+        view = lb.per_subtask() if per_subtask else lb.actions() if actions else lb
     err = Console(stderr=True, soft_wrap=True)
     if fmt == "csv" or output is not None:  # the warnings are not (visibly) in the output
         for warning in view.warnings:

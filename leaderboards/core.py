@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from pydantic import BaseModel
+
 from harness.errors import HarnessError
 from harness.protocol import comparable, differences
 from harness.stats import Stats
@@ -238,6 +240,9 @@ class Leaderboard:
     def per_subtask(self) -> "PerSubtask":
         return PerSubtask.of(self.runs, self.panel, self.warnings)
 
+    def actions(self) -> "ActionUse":
+        return ActionUse.of(self.runs, self.panel, self.warnings)
+
     def as_dict(self) -> dict:
         return {"common": self.common, "shared_subtasks": len(self.shared), "all_subtasks": len(self.union),
                 "categories": self.categories, "warnings": self.warnings,
@@ -398,3 +403,66 @@ def head_to_head(a: Run, b: Run) -> HeadToHead:
     return HeadToHead(a, b, only_a=order(solved_a - solved_b), only_b=order(solved_b - solved_a),
                       both=len(solved_a & solved_b), neither=len(shared - solved_a - solved_b),
                       a_unshared=a_unshared, b_unshared=b_unshared, warnings=warnings)
+
+
+# ---------------------------------------------------------------- action use
+
+class _ActionStep(BaseModel):
+    action: str | None
+
+
+class _ActionBrief(BaseModel):
+    """The fields of a record the action view reads."""
+    id: str
+    task: str
+    subtask_id: str
+    status: str
+    prefix_steps: int = 0
+    steps: list[_ActionStep]
+
+
+@dataclass
+class ActionUse:
+    """How often each run's counted episodes use each kind of action (the task's ``action_kind``):
+    the skills a method picked up (WebShop: Next >, < Prev, Back to Search, Description)."""
+    runs: list[Run]
+    kinds: list[str]  # columns: by overall use, most used first
+    episodes: dict[str, int]  # run label -> counted episodes
+    using: dict[str, Counter]  # run label -> kind -> episodes that take it at least once
+    uses: dict[str, Counter]  # run label -> kind -> times taken
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, runs: list[Run], panel: set[SubtaskKey], warnings: list[str]) -> "ActionUse":
+        episodes, using, uses, total = {}, {}, {}, Counter()
+        for run in runs:
+            kind_of = _action_kind_of(run.task)
+            n, per_episode, per_action = 0, Counter(), Counter()
+            for b in RunStore.open(run.path).iter_latest_briefs(_ActionBrief):
+                if b.status != "ok" or (b.task, b.subtask_id) not in panel:
+                    continue
+                kinds = [kind_of(s.action) for s in b.steps[b.prefix_steps:]]  # the agent's own steps
+                n += 1
+                per_action.update(kinds)
+                per_episode.update(set(kinds))
+            episodes[run.label], using[run.label], uses[run.label] = n, per_episode, per_action
+            total.update(per_action)
+        kinds = sorted(total, key=lambda k: (-total[k], k))
+        return cls(runs, kinds, episodes, using, uses, warnings)
+
+    def as_dict(self) -> dict:
+        return {"kinds": self.kinds, "warnings": self.warnings,
+                "runs": [{"label": r.label, "path": str(r.path), "episodes": self.episodes[r.label],
+                          "episodes_using": {k: self.using[r.label][k] for k in self.kinds},
+                          "uses": {k: self.uses[r.label][k] for k in self.kinds}} for r in self.runs]}
+
+
+def _action_kind_of(task: str):
+    """The task's ``action_kind``; the verb when the task's plugin cannot be loaded here."""
+    from harness import registry
+    from harness.errors import RegistryError
+    from harness.task import Task
+    try:
+        return registry.lookup("task", task).action_kind
+    except RegistryError:  # a run of a plugin that is not installed here still gets a view
+        return Task.action_kind

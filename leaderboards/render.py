@@ -21,10 +21,10 @@ from tabulate import tabulate
 
 from harness.stats import ci_text
 
-from .core import HeadToHead, Leaderboard, PerSubtask, Run, Stats, SubtaskKey, SubtaskResult
+from .core import ActionUse, HeadToHead, Leaderboard, PerSubtask, Run, Stats, SubtaskKey, SubtaskResult
 
 FORMATS = ("rich", "markdown", "csv", "json", "html")
-View = Union[Leaderboard, PerSubtask, HeadToHead]
+View = Union[Leaderboard, PerSubtask, HeadToHead, ActionUse]
 
 
 @dataclass
@@ -135,9 +135,28 @@ def _solves_grid(h: HeadToHead, winner: Run, loser: Run, keys: list[SubtaskKey])
     return Grid(f"Solved by {winner.label}, never by {loser.label} ({len(keys)})", columns, rows)
 
 
+def action_use_page(a: ActionUse) -> Page:
+    """Kinds down, runs across: a task has more kinds of action than a comparison has runs."""
+    columns = [("action", "action")] + [(f"run:{r.label}", r.label) for r in a.runs]
+    rows = [[Cell.txt("episodes")] + [Cell(str(a.episodes[r.label]), a.episodes[r.label]) for r in a.runs]]
+    for k in a.kinds:
+        cells = [Cell.txt(k)]
+        for run in a.runs:
+            n, using = a.episodes[run.label], a.using[run.label][k]
+            cells.append(Cell(f"{100 * using / n:.0f}% ×{a.uses[run.label][k] / n:.1f}", using / n) if n
+                         else Cell("—", None))
+        rows.append(cells)
+    notes = ["Share of each run's counted episodes that take the action at least once, and times per "
+             "episode (×). Kinds are the task's (WebShop: its buttons by name, a product, an option, a search; "
+             "other tasks: the verb); only the agent's own steps count."]
+    return Page(f"Actions used — {len(a.kinds)} kinds", [Grid("", columns, rows)], a.warnings, notes)
+
+
 def page_of(view: View) -> Page:
     if isinstance(view, Leaderboard):
         return leaderboard_page(view)
+    if isinstance(view, ActionUse):
+        return action_use_page(view)
     if isinstance(view, PerSubtask):
         return per_subtask_page(view)
     return head_to_head_page(view)
@@ -365,6 +384,12 @@ def _records(view: View) -> tuple[list[str], list[dict]]:
                     rec.update({f"{run.label} solved": int(r.solved), f"{run.label} successes": r.successes,
                                 f"{run.label} episodes": r.episodes})
             records.append(rec)
+        return header, records
+    if isinstance(view, ActionUse):
+        header = ["label", "episodes"] + [f"{k} {what}" for k in view.kinds for what in ("episodes_using", "uses")]
+        records = [{"label": r.label, "episodes": view.episodes[r.label],
+                    **{f"{k} {what}": c[r.label][k] for k in view.kinds
+                       for what, c in (("episodes_using", view.using), ("uses", view.uses))}} for r in view.runs]
         return header, records
     header = ["task", "subtask", "category", "solved_only_by"]
     records = [{"task": k[0], "subtask": k[1], "category": winner.subtasks[k].category, "solved_only_by": winner.label}

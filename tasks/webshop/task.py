@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import threading
 from importlib.util import find_spec
 from pathlib import Path
@@ -167,6 +168,26 @@ class _ShopTask(Task):
 
     def max_steps(self, subtask: Subtask) -> int:
         return self.config.max_steps
+
+    @classmethod
+    def action_kind(cls, action: str | None) -> str:
+        """The buttons by name (the paper's skills: Next >, < Prev, Back to Search, Description);
+        a product (its ASIN) or an option otherwise."""
+        m = _ACTION_KIND.match((action or "").strip().lower())
+        if m is None:
+            return "(invalid)"
+        verb, arg = m.groups()
+        if verb == "search":
+            return "search"
+        if verb != "click":
+            return "(invalid)"
+        return _BUTTONS.get(arg) or ("product" if _ASIN.match(arg) else "option")
+
+
+_ACTION_KIND = re.compile(r"(\w+)\[(.+)\]$")
+_ASIN = re.compile(r"(?=.*\d)[0-9a-z]{10}$")  # an ASIN: 10 letters and digits, some digits
+_BUTTONS = {"next >": "Next >", "< prev": "< Prev", "back to search": "Back to Search", "buy now": "Buy Now",
+            "description": "Description", "features": "Features", "reviews": "Reviews"}
 
 
 @register_task("webshop")
