@@ -134,18 +134,27 @@ def _walk_runs(root: Path) -> Iterator[Path]:
             dirnames.sort(key=natural_key)
 
 
+def iteration_of(path: Path) -> tuple[Path, int] | None:
+    """(experiment directory, N) for a run inside an ``iterN`` directory; None for other runs."""
+    parts = path.resolve().parts
+    for i in range(len(parts) - 1, 0, -1):
+        m = _ITERATION.match(parts[i])
+        if m:
+            return Path(*parts[:i]), int(m.group(1))
+    return None
+
+
 def default_label(path: Path, spec: dict) -> str:
     """'<trainer> iter<N>' when the path has an iteration directory, else the agent (and its model).
 
     The trainer is the spec's ``trainer.name`` when the run spec carries one, else the name of
     the directory holding the iteration directories (the experiment).
     """
-    parts = path.resolve().parts
-    for i in range(len(parts) - 1, 0, -1):
-        m = _ITERATION.match(parts[i])
-        if m:
-            trainer = (spec.get("trainer") or {}).get("name") or parts[i - 1]
-            return f"{trainer} iter{m.group(1)}" + (" (SFT)" if m.group(1) == "0" else "")  # every trainer's iter0
+    found = iteration_of(path)
+    if found is not None:
+        experiment, it = found
+        trainer = (spec.get("trainer") or {}).get("name") or experiment.name
+        return f"{trainer} iter{it}" + (" (SFT)" if it == 0 else "")  # every trainer's iter0
     agent = spec.get("agent") or {}
     model = agent.get("model")
     return f"{agent.get('name', '?')} {Path(str(model)).name}" if model else str(agent.get("name", "?"))
@@ -207,6 +216,13 @@ class Row:
 
 
 @dataclass
+class Curve:
+    """One experiment's evaluation rows, by iteration: what the picture per iteration draws."""
+    name: str  # the experiment directory's name
+    points: list[tuple[int, Row]]
+
+
+@dataclass
 class Leaderboard:
     rows: list[Row]
     categories: list[str]
@@ -236,6 +252,15 @@ class Leaderboard:
                 return run
         raise LeaderboardError(f"no run labelled or located {str(name)!r}; runs: "
                                + ", ".join(repr(r.label) for r in self.runs))
+
+    def curves(self) -> list["Curve"]:
+        """Each experiment's rows by iteration (rows of runs outside iteration directories are left out)."""
+        by_experiment: dict[Path, list[tuple[int, Row]]] = {}
+        for row in self.rows:
+            found = iteration_of(row.run.path)
+            if found is not None:
+                by_experiment.setdefault(found[0], []).append((found[1], row))
+        return [Curve(exp.name, sorted(points, key=lambda p: p[0])) for exp, points in by_experiment.items()]
 
     def per_subtask(self) -> "PerSubtask":
         return PerSubtask.of(self.runs, self.panel, self.warnings)

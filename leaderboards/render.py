@@ -21,9 +21,10 @@ from tabulate import tabulate
 
 from harness.stats import ci_text
 
-from .core import ActionUse, HeadToHead, Leaderboard, PerSubtask, Run, Stats, SubtaskKey, SubtaskResult
+from .core import (ActionUse, Curve, HeadToHead, Leaderboard, LeaderboardError, PerSubtask, Run, Stats, SubtaskKey,
+                   SubtaskResult)
 
-FORMATS = ("rich", "markdown", "csv", "json", "html")
+FORMATS = ("rich", "markdown", "csv", "json", "html", "svg")
 View = Union[Leaderboard, PerSubtask, HeadToHead, ActionUse]
 
 
@@ -78,9 +79,9 @@ def episodes_cell(r: SubtaskResult | None, mark: bool = False) -> Cell:
 # ---------------------------------------------------------------- pages
 
 def leaderboard_page(lb: Leaderboard) -> Page:
-    columns = [("run", "run"), ("status", "status")] + [(f"cat:{c}", c) for c in lb.categories] + [
-        ("win_rate", "win rate"), ("win_rate_ci", "95% CI"), ("mean_score", "mean score"), ("solved", "solved"),
-        ("episodes", "episodes")]
+    columns = [("run", "run"), ("status", "status"), ("win_rate", "win rate"), ("win_rate_ci", "95% CI"),
+               ("mean_score", "mean score"), ("solved", "solved"), ("episodes", "episodes")] + [
+        (f"cat:{c}", c) for c in lb.categories]  # overall numbers first: they stay on screen
     grouped = lb.protocol_groups > 1
     if grouped:  # rows of different protocols: say which is which
         columns.insert(1, ("protocol", "protocol"))
@@ -88,12 +89,12 @@ def leaderboard_page(lb: Leaderboard) -> Page:
     for row in lb.rows:
         o = row.overall
         rows.append([Cell.txt(row.label)] + ([Cell.txt(f"P{row.run.protocol_group}")] if grouped else [])
-                    + [Cell.txt(row.run.status)]
-                    + [solve_cell(row.categories.get(c)) for c in lb.categories]
-                    + [Cell(f"{pct(o.win_rate)} ± {100 * o.win_rate_se:.1f}", o.win_rate),
+                    + [Cell.txt(row.run.status),
+                       Cell(f"{pct(o.win_rate)} ± {100 * o.win_rate_se:.1f}", o.win_rate),
                        Cell(ci_text(o.win_rate_ci), o.win_rate_ci[0]),
                        Cell(f"{o.mean_score:.1f}", o.mean_score),
-                       Cell(f"{o.solved}/{o.subtasks}", o.solve_rate), Cell(str(o.episodes), o.episodes)])
+                       Cell(f"{o.solved}/{o.subtasks}", o.solve_rate), Cell(str(o.episodes), o.episodes)]
+                    + [solve_cell(row.categories.get(c)) for c in lb.categories])
     panel = (f"{len(lb.shared)} subtasks shared by every run (--common)" if lb.common
              else f"{len(lb.union)} subtasks")
     notes = ["Category cells: share of subtasks solved (a subtask is solved when any of its samples "
@@ -168,11 +169,17 @@ def render(view: View, fmt: str, width: int = 200) -> str:
         return to_json(view)
     if fmt == "csv":
         return to_csv(view)
+    if fmt == "svg":
+        if not isinstance(view, Leaderboard) or not _drawable(view.curves()):
+            raise LeaderboardError("--format svg draws solve rates per iteration: give experiment directories "
+                                   "(or their iterN/eval runs), no --vs/--per-subtask/--actions")
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + to_svg(view.curves(), standalone=True) + "\n"
     page = page_of(view)
     if fmt == "markdown":
         return to_markdown(page)
     if fmt == "html":
-        return to_html(page)
+        curves = view.curves() if isinstance(view, Leaderboard) else []
+        return to_html(page, [to_svg(curves)] if _drawable(curves) else [])
     if fmt != "rich":
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     console = Console(file=io.StringIO(), width=width, color_system=None)
@@ -267,7 +274,13 @@ def _md(text: str) -> str:
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+div.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 1em 0; }
+th:first-child, td:first-child { position: sticky; left: 0; background: #fff; z-index: 1; }
+th:first-child { background: #f0f0f0; }
+th.cat { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; text-align: left;
+         vertical-align: bottom; max-height: 14em; overflow: hidden; text-overflow: ellipsis; }
+svg.curves { margin: 1em 0; font-size: 12px; }
 caption { text-align: left; font-weight: bold; padding: .3em 0; }
 th, td { border: 1px solid #ccc; padding: .3em .6em; }
 th { background: #f0f0f0; cursor: pointer; user-select: none; }
@@ -316,32 +329,107 @@ _SCRIPT = """
 """
 
 
-def to_html(page: Page) -> str:
+def to_html(page: Page, figures: list[str] = ()) -> str:
+    """The page; ``figures`` (inline SVG) go after the tables."""
     e = html.escape
     body = [f"<h1>{e(page.title)}</h1>"]
     body += [f'<p class="warning">Warning: {e(w)}</p>' for w in page.warnings]
     for grid in page.grids:
         numeric = [grid.numeric(i) for i in range(len(grid.columns))]
-        head = "".join(f'<th data-key="{e(key)}"{" data-numeric" if num else ""}>{e(h)}</th>'
+        shaded = [key.startswith(_SHADED) for key, _ in grid.columns]
+        head = "".join(f'<th data-key="{e(key)}"{" data-numeric" if num else ""}{_th_extra(key, h)}>{e(h)}</th>'
                        for (key, h), num in zip(grid.columns, numeric))
         rows = []
         for j, row in enumerate(grid.rows):
             cls = ' class="incomplete"' if j in grid.flagged else ""
-            cells = "".join(f'<td{" class=num" if num else ""} data-sort="{e(_sort_attr(c.sort))}">{e(c.text)}</td>'
-                            for c, num in zip(row, numeric))
+            cells = "".join(_html_cell(c, num, shade, key.startswith("cat:"))
+                            for c, num, shade, (key, _) in zip(row, numeric, shaded, grid.columns))
             rows.append(f"<tr{cls}>{cells}</tr>")
         caption = f"<caption>{e(grid.title)}</caption>" if grid.title else ""
-        body.append(f'<table class="sortable">{caption}<thead><tr>{head}</tr></thead>'
-                    f"<tbody>\n{chr(10).join(rows)}\n</tbody></table>")
+        body.append(f'<div class="scroll"><table class="sortable">{caption}<thead><tr>{head}</tr></thead>'
+                    f"<tbody>\n{chr(10).join(rows)}\n</tbody></table></div>")
+    body += list(figures)
     body += [f'<p class="note">{e(n)}</p>' for n in page.notes]
-    body.append('<p class="note">Click a column header to sort by it.</p>')
+    body.append('<p class="note">Click a column header to sort by it. Cells are shaded by solve rate.</p>')
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(page.title)}</title>'
             f"<style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body)
             + f"\n<script>{_SCRIPT}</script>\n</body></html>\n")
 
 
+def _th_extra(key: str, header: str) -> str:
+    """Category headers stand upright (30 of them fit a screen), the name whole on hover."""
+    return f' class="cat" title="{html.escape(header)}"' if key.startswith("cat:") else ""
+
+
+_SHADED = ("cat:", "run:", "solved")  # columns whose cells are a share solved (or used): shaded by it
+
+
+def _html_cell(c: Cell, numeric: bool, shade: bool, category: bool) -> str:
+    e = html.escape
+    attrs = " class=num" if numeric else ""
+    if shade and isinstance(c.sort, float):
+        attrs += f' style="background:rgba(46,160,67,{0.08 + 0.62 * c.sort:.2f})"'
+    text = c.text
+    if category and text != _compact(c):  # '66.7% (2/3)' shows as 2/3; the shade and the tooltip give the rate
+        attrs += f' title="{e(text)}"'
+        text = _compact(c)
+    return f'<td{attrs} data-sort="{e(_sort_attr(c.sort))}">{e(text)}</td>'
+
+
 def _sort_attr(value: float | str | None) -> str:
     return "" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
+# ---------------------------------------------------------------- the picture per iteration
+
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def _drawable(curves: list[Curve]) -> bool:
+    return any(len(c.points) > 1 for c in curves)
+
+
+def to_svg(curves: list[Curve], width: int = 640, height: int = 320, standalone: bool = False) -> str:
+    """Share of evaluation subtasks solved per iteration, one line per experiment (SVG, no script);
+    inline in HTML unless ``standalone`` (a file of its own needs the namespace)."""
+    e = html.escape
+    left, right, top, bottom = 56, 170, 16, 44
+    last = max(it for c in curves for it, _ in c.points) or 1
+    def x(it: float) -> float:
+        return left + it / last * (width - left - right)
+
+    def y(rate: float) -> float:
+        return top + (1 - rate) * (height - top - bottom)
+
+    ns = ' xmlns="http://www.w3.org/2000/svg"' if standalone else ""
+    out = [f'<svg class="curves"{ns} width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="system-ui, sans-serif" font-size="12">',
+           "<title>Subtasks solved per iteration</title>"]
+    for k in range(5):  # horizontal grid, 0-100%
+        gy = y(k / 4)
+        out.append(f'<line x1="{left}" y1="{gy:.1f}" x2="{width - right}" y2="{gy:.1f}" stroke="#ddd"/>'
+                   f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" fill="#555">{25 * k}%</text>')
+    for it in range(last + 1):
+        out.append(f'<text x="{x(it):.1f}" y="{height - bottom + 16}" text-anchor="middle" fill="#555">{it}</text>')
+    out.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 8}" text-anchor="middle" fill="#333">'
+               "iteration (0: SFT)</text>")
+    out.append(f'<text transform="translate(14 {(top + height - bottom) / 2:.1f}) rotate(-90)" '
+               'text-anchor="middle" fill="#333">evaluation subtasks solved</text>')
+    for i, c in enumerate(curves):
+        colour = _COLOURS[i % len(_COLOURS)]
+        pts = [(x(it), y(row.overall.solve_rate), it, row) for it, row in c.points]
+        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
+                   + " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in pts) + '"/>')
+        for px, py, it, row in pts:
+            o = row.overall
+            out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="{colour}"><title>{e(c.name)} iter{it}: '
+                       f"{pct(o.solve_rate)} ({o.solved}/{o.subtasks})</title></circle>")
+        ly = top + 8 + 18 * i
+        lx = width - right + 14
+        out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 20}" y2="{ly}" stroke="{colour}" stroke-width="2"/>'
+                   f'<text x="{lx + 26}" y="{ly + 4}">{e(c.name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
 
 
 # ---------------------------------------------------------------- machine formats

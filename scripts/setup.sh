@@ -45,7 +45,7 @@ WITH_VLLM=$WITH_VLLM .venv/bin/python - <<'PY'
 import importlib
 mods = ["harness", "harness.tasks.sciworld", "harness.tasks.webshop", "harness.agents.hf", "harness.trainers.eef",
         "harness.leaderboards", "scienceworld", "torch", "transformers", "gguf", "accelerate", "openai", "peft", "trl",
-        "datasets", "bm25s", "thefuzz", "Stemmer", "ray", "pytest", "hypothesis", "ruff"]
+        "datasets", "bm25s", "thefuzz", "Stemmer", "ray", "pytest", "hypothesis", "ruff", "PIL"]
 for m in mods:
     importlib.import_module(m)
 import importlib.util

@@ -219,15 +219,15 @@ def test_markdown(exp):
     text = render(build([exp]), "markdown")
     lines = [line for line in text.splitlines() if line.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header == ["run", "status", "boil", "freeze", "melt", "win rate", "95% CI", "mean score", "solved",
-                      "episodes"]
+    assert header == ["run", "status", "win rate", "95% CI", "mean score", "solved", "episodes", "boil", "freeze",
+                      "melt"]
     table = {cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
-    assert table["hf eef-ckpt"][1:] == ["complete", "66.7% (2/3)", "—", "50.0% (1/2)", "40.0% ± 15.5", "16.8–68.7",
-                                        "55.0", "3/5", "10"]
-    assert table["hf rft-ckpt"][2:] == ["66.7% (2/3)", "—", "0.0% (0/2)", "30.0% ± 14.5", "10.8–60.3", "32.0",
-                                        "2/5", "10"]
-    assert table["noisy_expert"][1:] == ["INCOMPLETE 5/8 (1 errored)", "50.0% (1/2)", "100.0% (1/1)", "—",
-                                         "40.0% ± 21.9", "11.8–76.9", "50.0", "2/3", "5"]
+    assert table["hf eef-ckpt"][1:] == ["complete", "40.0% ± 15.5", "16.8–68.7", "55.0", "3/5", "10",
+                                        "66.7% (2/3)", "—", "50.0% (1/2)"]
+    assert table["hf rft-ckpt"][2:] == ["30.0% ± 14.5", "10.8–60.3", "32.0", "2/5", "10", "66.7% (2/3)", "—",
+                                        "0.0% (0/2)"]
+    assert table["noisy_expert"][1:] == ["INCOMPLETE 5/8 (1 errored)", "40.0% ± 21.9", "11.8–76.9", "50.0", "2/3",
+                                         "5", "50.0% (1/2)", "100.0% (1/1)", "—"]
     assert "> **Warning:** the runs cover different subtask panels" in text
     assert "## Leaderboard — 6 subtasks" in text
     common = render(build([exp], common=True), "markdown")
@@ -273,7 +273,12 @@ def test_html_and_rich(exp):
     body = re.findall(r"<tr[^>]*>(.*?)</tr>", page)
     assert len(body) == 4  # header + 3 runs
     assert '<tr class="incomplete"><td data-sort="noisy_expert">noisy_expert</td>' in page
-    assert 'data-sort="0.4">40.0% ± 15.5</td>' in page and ">66.7% (2/3)</td>" in page
+    assert 'data-sort="0.4">40.0% ± 15.5</td>' in page
+    # a category cell: the count, shaded by the solve rate, the rate on hover; the header upright, whole on hover
+    assert ('<td class=num style="background:rgba(46,160,67,0.49)" title="66.7% (2/3)" '
+            'data-sort="0.6666666666666666">2/3</td>') in page
+    assert '<th data-key="cat:boil" data-numeric class="cat" title="boil">boil</th>' in page
+    assert page.index('data-key="win_rate"') < page.index('data-key="cat:boil"')  # overall numbers first
     h2h = render(head_to_head(lb.find("hf eef-ckpt"), lb.find("hf rft-ckpt")), "html")
     assert "<caption>Solved by hf eef-ckpt, never by hf rft-ckpt (2)</caption>" in h2h
     text = render(lb, "rich")
@@ -358,3 +363,25 @@ def test_iteration_zero_is_labelled_as_the_sft_stage(tmp_path):
     write_run(exp / "iter1" / "eval", RFT, trainer="eef")
     assert [r.label for r in build([exp / "iter0" / "eval", exp / "iter1" / "eval"]).rows] == \
         ["eef iter0 (SFT)", "eef iter1"]
+
+
+def test_solve_rate_per_iteration_picture(tmp_path):
+    # rft solves 2/5 subtasks at iter0 and iter1 (RFT), then 3/5 (EEF's); eef: 2/5 (RFT), 3/5, 3/5
+    for name, runs in (("rft", (RFT, RFT, EEF)), ("eef", (RFT, EEF, EEF))):
+        for it, outcomes in enumerate(runs):
+            write_run(tmp_path / name / f"iter{it}" / "eval", outcomes, trainer=name)
+    write_run(tmp_path / "expert", EEF)  # not an iteration: not on the picture
+    lb = build([tmp_path / "rft", tmp_path / "eef", tmp_path / "expert"])
+    curves = {c.name: [(it, row.overall.solve_rate) for it, row in c.points] for c in lb.curves()}
+    assert curves == {"rft": [(0, 0.4), (1, 0.4), (2, 0.6)], "eef": [(0, 0.4), (1, 0.6), (2, 0.6)]}
+    svg = render(lb, "svg")
+    assert svg.startswith('<?xml version="1.0"') and 'xmlns="http://www.w3.org/2000/svg"' in svg
+    # 0..2 over x 56..470, 0..100% over y 276..16: one polyline per experiment through its points
+    assert re.findall(r'<polyline[^>]*points="([^"]+)"', svg) == [
+        "56.0,172.0 263.0,172.0 470.0,120.0", "56.0,172.0 263.0,120.0 470.0,120.0"]
+    assert "<title>eef iter1: 60.0% (3/5)</title>" in svg and ">rft</text>" in svg
+    page = render(lb, "html")
+    assert '<svg class="curves" width="640"' in page and "http" not in page
+    assert "<svg" not in render(build([tmp_path / "expert"]), "html")  # nothing to draw
+    res = cli(tmp_path / "expert", "--format", "svg")
+    assert res.returncode != 0 and "draws solve rates per iteration" in res.stderr and "Traceback" not in res.stderr
