@@ -27,6 +27,16 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except HarnessError as exc:
             _fail(exc)
+        finally:
+            _stop_engines()
+
+
+def _stop_engines() -> None:
+    """Stop vLLM engines while the process is whole: at interpreter exit, vLLM's CPU workers can
+    outlive their engine's shutdown and multiprocessing's exit handler then waits for them forever."""
+    vllm_agent = sys.modules.get("harness.agents.vllm_agent")
+    if vllm_agent is not None:
+        vllm_agent.shutdown_engines()
 
 
 @click.group(cls=_Group)
