@@ -2,6 +2,8 @@
 
 fp32 on CPU (bf16 matmuls are ~200x slower on CPUs without bf16 units). Generation stops as soon
 as every reply has a complete "Action: ..." line, so no tokens are spent past the action.
+Token-exact (harness.tokens): a prompt holds the ids this agent sampled for its earlier turns,
+and each reply carries the ids kept after the cut at its action line.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pydantic import Field
 from harness import Agent, AgentReply, AgentRequest, AgentSpec, Usage, register_agent
 from harness.models import quiet_loading, resolve_model
 from harness.react import cut_after_action
+from harness.tokens import prompt_ids, sampled_reply
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +68,14 @@ class HFAgent(Agent):
         self.reused_tokens = 0  # prompt tokens served from a cache instead of re-encoded
 
     def _prompt_ids(self, messages: list[dict]) -> list[int]:
-        """Chat-template ids within max_context: the first message and the newest turns.
+        """Prompt ids (harness.tokens.prompt_ids) within max_context: the first message and the newest turns.
 
         Old assistant/observation pairs go in blocks of ``drop_turns``: dropping one per turn would
         change the prompt right after the first message every turn and void the KV cache.
         """
         def ids_without(pairs: int) -> list[int]:
             msgs = messages[:1] + messages[1 + 2 * pairs:]
-            return list(self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
-                                                           return_dict=False))
+            return prompt_ids(self.tokenizer, msgs)
         droppable = max(0, (len(messages) - 3) // 2)  # keep the first message and the newest turn
         ids, pairs = ids_without(0), 0
         while len(ids) > self.config.max_context and pairs < droppable:
@@ -97,7 +99,7 @@ class HFAgent(Agent):
         new prompt (the previous prompt and reply): a turn costs its new tokens, not the whole chat."""
         from transformers import DynamicCache
         torch = self.torch
-        ids = self._prompt_ids(req.messages)
+        ids = self._prompt_ids(req.messages_with_ids())
         cached = self._kv.get(req.episode_id)
         cache, reused = DynamicCache(), 0
         if cached is not None:
@@ -124,8 +126,9 @@ class HFAgent(Agent):
     def _reply(self, prompt: list[int], new: list[int]) -> AgentReply:
         if self.tokenizer.pad_token_id in new:  # pad == end of turn for most chat models
             new = new[: new.index(self.tokenizer.pad_token_id)]
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return AgentReply(text=cut_after_action(text),
+        text, ids = sampled_reply(self.tokenizer, new,
+                                  cut_after_action(self.tokenizer.decode(new, skip_special_tokens=True)))
+        return AgentReply(text=text, token_ids=ids,
                           usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(new)))
 
     def _sampling(self) -> dict:
@@ -137,7 +140,7 @@ class HFAgent(Agent):
 
     def _generate(self, requests: list[AgentRequest]) -> list[AgentReply]:
         torch = self.torch
-        prompts = [self._prompt_ids(r.messages) for r in requests]
+        prompts = [self._prompt_ids(r.messages_with_ids()) for r in requests]
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.config.device)
         if self.config.temperature > 0:
             torch.manual_seed(sum(r.seed + r.step for r in requests) % (2**31))

@@ -6,6 +6,10 @@
 - Prefix caching is on: EEF restarts share long expert prefixes, and every turn of an episode
   shares the previous turn's prompt.
 - Sampling is seeded per request (episode seed + turn), so results do not depend on batching.
+- Token-exact (harness.tokens): prompts go in as token ids, rendered by the model's own
+  transformers tokenizer with the ids sampled for earlier turns in place (the same rendering the
+  hf agent and the training data use), and each reply carries the ids kept after the cut at its
+  action line.
 - On a CPU (no CUDA device): fp32 (bf16 matmuls are ~200x slower there) and every core computes
   (the CPU build reserves one by default); `VLLM_CPU_*` variables already set are kept.
 - vLLM starts its engine core by spawn, which re-imports the main script: a script that builds
@@ -23,6 +27,7 @@ from pydantic import Field
 from harness import Agent, AgentReply, AgentRequest, AgentSpec, Usage, register_agent
 from harness.models import resolve_model
 from harness.react import cut_after_action
+from harness.tokens import prompt_ids, sampled_reply
 
 
 class VLLMConfig(AgentSpec):
@@ -107,6 +112,8 @@ class VLLMAgent(Agent):
         super().__init__(config)
         self.llm = _engine(config)
         self.lora = lora_request(config.adapter)
+        from transformers import AutoTokenizer
+        self.tokenizer = AutoTokenizer.from_pretrained(resolve_model(config.model))
 
     def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
         from vllm import SamplingParams
@@ -114,10 +121,14 @@ class VLLMAgent(Agent):
         c = self.config
         params = [SamplingParams(temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_new_tokens,
                                  stop=["\nObservation"], seed=r.seed + r.step) for r in requests]
-        outputs = self.llm.chat([r.messages for r in requests], params, lora_request=self.lora, use_tqdm=False)
-        replies = []
-        for out in outputs:
-            gen = out.outputs[0]
-            usage = Usage(prompt_tokens=len(out.prompt_token_ids), completion_tokens=len(gen.token_ids))
-            replies.append(AgentReply(text=cut_after_action(gen.text), usage=usage))
-        return replies
+        prompts = [{"prompt_token_ids": prompt_ids(self.tokenizer, r.messages_with_ids())} for r in requests]
+        outputs = self.llm.generate(prompts, params, lora_request=self.lora, use_tqdm=False)
+        return [self._reply(out) for out in outputs]
+
+    def _reply(self, out) -> AgentReply:
+        """A vLLM RequestOutput as a reply: the sampled ids (through any stop string or end of turn)
+        are cut to the shortest prefix that holds the text kept after the action line."""
+        gen = out.outputs[0]
+        text, ids = sampled_reply(self.tokenizer, list(gen.token_ids), cut_after_action(gen.text))
+        return AgentReply(text=text, token_ids=ids, usage=Usage(prompt_tokens=len(out.prompt_token_ids),
+                                                                completion_tokens=len(gen.token_ids)))

@@ -16,6 +16,13 @@ class AgentRequest:
     seed: int  # per-episode seed: results do not depend on how episodes are batched
     step: int = 0  # agent turns taken so far in this episode (including replayed prefix steps)
     oracle: Oracle | None = None  # only for agents with needs_oracle
+    # message index -> the completion ids a model agent sampled for that assistant message (harness.tokens)
+    token_ids: dict[int, list[int]] = field(default_factory=dict)
+
+    def messages_with_ids(self) -> list[dict]:
+        """``messages`` with each recorded reply's ids under "token_ids" (for harness.tokens.chat_ids)."""
+        return [{**m, "token_ids": self.token_ids[i]} if i in self.token_ids else m
+                for i, m in enumerate(self.messages)]
 
 
 @dataclass
@@ -23,6 +30,9 @@ class AgentReply:
     text: str
     usage: Usage = field(default_factory=Usage)
     error: str | None = None  # set when the agent could not answer (the episode is recorded as errored)
+    # model agents: the sampled completion ids ``text`` decodes from (harness.tokens.sampled_reply);
+    # the prompt's length is usage.prompt_tokens
+    token_ids: list[int] | None = None
 
 
 class Agent:

@@ -65,12 +65,15 @@ class _Live:
     oracle: Oracle | None
     t0: float = field(default_factory=time.monotonic)
     _chat: list[dict[str, str]] = field(default_factory=list)  # traj.messages as role/content dicts
+    _ids: dict[int, list[int]] = field(default_factory=dict)  # message index -> recorded token ids
 
     @property
     def chat(self) -> list[dict[str, str]]:
         """The conversation for the agent; only messages new since the last turn are converted
         (messages are only ever appended), so a long episode does not pay O(length) per step."""
         for m in self.traj.messages[len(self._chat):]:
+            if m.token_ids is not None:
+                self._ids[len(self._chat)] = m.token_ids
             self._chat.append({"role": m.role, "content": m.content})
         return list(self._chat)  # the agent's own list: nothing it does reaches the next turn's
 
@@ -240,7 +243,7 @@ class RolloutEngine:
 
     def _request(self, ep: _Live) -> AgentRequest:
         return AgentRequest(episode_id=ep.job.episode_id, messages=ep.chat, seed=ep.job.seed,
-                            step=len(ep.traj.steps), oracle=ep.oracle)
+                            step=len(ep.traj.steps), oracle=ep.oracle, token_ids=dict(ep._ids))
 
     def _advance(self, ep: _Live, reply: AgentReply) -> None:
         traj = ep.traj
@@ -248,7 +251,8 @@ class RolloutEngine:
         if reply.error is not None:
             traj.status, traj.error = "error", f"agent: {reply.error}"
             return
-        traj.messages.append(Message(role="assistant", content=reply.text, train=True))
+        traj.messages.append(Message(role="assistant", content=reply.text, train=True, token_ids=reply.token_ids,
+                                     prompt_tokens=None if reply.token_ids is None else reply.usage.prompt_tokens))
         action = self.task.parse_action(reply.text)
         env = self._envs[ep.slot]
         if action is None:  # malformed output: an observation, and the step counts

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 Role = Literal["system", "user", "assistant"]
 Source = Literal["expert", "self", "eef", "imported"]
@@ -29,8 +29,20 @@ class Message(_Record):
     role: Role
     content: str
     train: bool = False  # loss on this message when the trajectory is trained on
+    # a model agent's own turn (harness.tokens): the completion ids it sampled, which ``content``
+    # decodes from, and the length of the prompt it answered; None for other messages
+    token_ids: list[int] | None = None
+    prompt_tokens: int | None = None
 
     _clean = field_validator("content", mode="before")(_clean_text)
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler):
+        d = handler(self)  # messages without token records (most) are written as before
+        for k in ("token_ids", "prompt_tokens"):
+            if d.get(k, 0) is None:
+                del d[k]
+        return d
 
 
 class Step(_Record):

@@ -5,16 +5,29 @@ end-of-turn token (so the model learns to stop), never the role header the gener
 supplies. Spans are found by rendering the conversation prefix by prefix and checking that each
 rendering extends the previous one, so a chat template that rewrites earlier turns is an error,
 not a silently shifted mask.
+
+A model agent's own turns carry the token ids it sampled (harness.tokens): those ids stand in the
+example in place of the template's tokens for the text, trained or not, so a self-generated turn
+trains on exactly what was sampled and later turns see the context the model saw. Where the
+template's tokens differed, that is counted (``sampled_spliced`` in the stats), not an error;
+ids that do not decode to their message with this tokenizer (another model family's) are
+counted as ``sampled_unused`` and the turn trains on the template's tokens; a turn whose
+context here has another length than the prompt it was sampled from (old turns dropped by the
+agent's max_context, or here by max_len) counts as ``sampled_prompt_differs``.
 """
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from harness.errors import HarnessError
+from harness.tokens import TemplateError, Turn, chat_ids
 from harness.trajectory import Message, Trajectory
+
+log = logging.getLogger(__name__)
 
 IGNORE = -100
 
@@ -29,36 +42,29 @@ class Example:
     input_ids: list[int]
     labels: list[int]
     truncated: bool = False
+    # the trajectory's model-sampled turns kept here, and how they fared (see the module's doc)
+    sampled_turns: int = 0
+    sampled_spliced: int = 0
+    sampled_unused: int = 0
+    sampled_prompt_differs: int = 0
 
     @property
     def trainable_tokens(self) -> int:
         return sum(1 for x in self.labels if x != IGNORE)
 
 
-def _render(tokenizer, messages: list[dict], gen_prompt: bool = False) -> list[int]:
-    return list(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=gen_prompt,
-                                              return_dict=False))
-
-
-def _tokenize(tokenizer, messages: list[Message], example_id: str) -> tuple[list[int], list[int]]:
-    dicts = [{"role": m.role, "content": m.content} for m in messages]
-    full = _render(tokenizer, dicts)
-    labels = [IGNORE] * len(full)
-    eos = tokenizer.eos_token_id
-    for i, m in enumerate(messages):
-        if m.role != "assistant" or not m.train:
-            continue
-        start = len(_render(tokenizer, dicts[:i], gen_prompt=True))
-        upto = _render(tokenizer, dicts[: i + 1])
-        if full[: len(upto)] != upto or len(upto) < start:
-            raise DataError(f"example {example_id}: the chat template does not render message {i} as a "
-                            "prefix of the conversation; cannot place its loss mask")
-        end = len(upto)
-        seg = full[start:end]
-        if eos in seg:  # keep the end-of-turn token, drop what the template adds after it
-            end = start + len(seg) - 1 - seg[::-1].index(eos) + 1
-        labels[start:end] = full[start:end]
-    return full, labels
+def _tokenize(tokenizer, messages: list[Message], example_id: str) -> tuple[list[int], list[int], list[Turn]]:
+    dicts = [{"role": m.role, "content": m.content, "token_ids": m.token_ids} for m in messages]
+    trained = [i for i, m in enumerate(messages) if m.role == "assistant" and m.train]
+    try:
+        ids, turns = chat_ids(tokenizer, dicts, turns_of=trained)
+    except TemplateError as exc:
+        raise DataError(f"example {example_id}: {exc}; cannot place its loss mask") from exc
+    labels = [IGNORE] * len(ids)
+    for t in turns:
+        if messages[t.index].train:
+            labels[t.start:t.stop] = ids[t.start:t.stop]
+    return ids, labels, turns
 
 
 def encode(traj: Trajectory, tokenizer, max_len: int) -> Example:
@@ -67,7 +73,7 @@ def encode(traj: Trajectory, tokenizer, max_len: int) -> Example:
     first_turn = next((i for i, m in enumerate(messages) if m.role == "assistant"), len(messages))
     truncated = False
     while True:
-        ids, labels = _tokenize(tokenizer, messages, traj.id)
+        ids, labels, turns = _tokenize(tokenizer, messages, traj.id)
         if len(ids) <= max_len:
             break
         if len(messages) - first_turn <= 2:
@@ -75,7 +81,11 @@ def encode(traj: Trajectory, tokenizer, max_len: int) -> Example:
                             f"raise max_len (now {max_len})")
         del messages[first_turn: first_turn + 2]  # the oldest assistant/observation pair
         truncated = True
-    ex = Example(id=traj.id, input_ids=ids, labels=labels, truncated=truncated)
+    sampled = [t for t in turns if t.sampled != "none"]
+    ex = Example(id=traj.id, input_ids=ids, labels=labels, truncated=truncated, sampled_turns=len(sampled),
+                 sampled_spliced=sum(t.sampled == "spliced" for t in sampled),
+                 sampled_unused=sum(t.sampled == "unused" for t in sampled),
+                 sampled_prompt_differs=sum(t.start != messages[t.index].prompt_tokens for t in sampled))
     if ex.trainable_tokens == 0:
         raise DataError(f"example {traj.id}: no trainable tokens (no assistant message with train on"
                         f"{' left after truncation' if truncated else ''})")
@@ -87,6 +97,11 @@ def encode_all(trajs: Iterable[Trajectory], tokenizer, max_len: int) -> tuple[li
     stats = {"examples": len(examples), "truncated": sum(e.truncated for e in examples),
              "tokens": sum(len(e.input_ids) for e in examples),
              "trainable_tokens": sum(e.trainable_tokens for e in examples)}
+    for k in ("sampled_turns", "sampled_spliced", "sampled_unused", "sampled_prompt_differs"):
+        stats[k] = sum(getattr(e, k) for e in examples)
+    if stats["sampled_unused"]:
+        log.warning("%d sampled turns train on their text's tokens: their recorded ids are not this "
+                    "tokenizer's (sampled by another model family?)", stats["sampled_unused"])
     return examples, stats
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
-from harness.trajectory import Message, Trajectory
+from harness.trajectory import Trajectory
 
 Prefer = Literal["shortest", "first"]
 SegmentLabel = Literal["beneficial", "harmful", "both-solved", "both-failed"]
@@ -162,7 +162,7 @@ def _example(expert: Trajectory, state: int, solved_from: int, rollout: Trajecto
         raise ValueError(f"rollout {rollout.id} does not start with expert {expert.id}'s messages up to "
                          f"state {solved_from}")
     start = expert.assistant_index(state)
-    messages = [Message(role=m.role, content=m.content, train=i >= start and m.role == "assistant")
+    messages = [m.model_copy(update={"train": i >= start and m.role == "assistant"})  # token ids kept
                 for i, m in enumerate(rollout.messages)]
     return rollout.model_copy(deep=True, update={
         "id": f"eef:{expert.id}@{state}", "messages": messages, "source": "eef", "parent": expert.id,
