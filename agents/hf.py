@@ -128,7 +128,7 @@ class HFAgent(Agent):
             new = new[: new.index(self.tokenizer.pad_token_id)]
         text, ids = sampled_reply(self.tokenizer, new,
                                   cut_after_action(self.tokenizer.decode(new, skip_special_tokens=True)))
-        return AgentReply(text=text, token_ids=ids,
+        return AgentReply(text=text, token_ids=ids, prompt_tokens=len(prompt) if ids is not None else None,
                           usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(new)))
 
     def _sampling(self) -> dict:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from harness import Agent, AgentReply, AgentRequest, AgentSpec, register_agent
+from harness import Agent, AgentReply, AgentRequest, AgentSpec, Message, register_agent
 from harness.runstore import EPISODES_FILE, RunStore
 
 
@@ -30,9 +30,9 @@ class ReplayAgent(Agent):
 
     def __init__(self, config: ReplayConfig):
         super().__init__(config)
-        self._replies: dict[str, list[str]] = {}
+        self._replies: dict[str, list[Message]] = {}
         for t in RunStore.open(config.run).latest().values():
-            self._replies[t.id] = [m.content for m in t.messages[t.prompt_len:] if m.role == "assistant"]
+            self._replies[t.id] = [m for m in t.messages[t.prompt_len:] if m.role == "assistant"]
 
     def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
         out = []
@@ -44,5 +44,6 @@ class ReplayAgent(Agent):
                 out.append(AgentReply(
                     text="", error=f"replay: stored episode {req.episode_id} has only {len(stored)} steps"))
             else:
-                out.append(AgentReply(text=stored[req.step]))
+                m = stored[req.step]  # with its token record, so the replayed run trains the same
+                out.append(AgentReply(text=m.content, token_ids=m.token_ids, prompt_tokens=m.prompt_tokens))
         return out

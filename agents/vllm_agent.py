@@ -130,5 +130,6 @@ class VLLMAgent(Agent):
         are cut to the shortest prefix that holds the text kept after the action line."""
         gen = out.outputs[0]
         text, ids = sampled_reply(self.tokenizer, list(gen.token_ids), cut_after_action(gen.text))
-        return AgentReply(text=text, token_ids=ids, usage=Usage(prompt_tokens=len(out.prompt_token_ids),
-                                                                completion_tokens=len(gen.token_ids)))
+        n = len(out.prompt_token_ids)
+        return AgentReply(text=text, token_ids=ids, prompt_tokens=n if ids is not None else None,
+                          usage=Usage(prompt_tokens=n, completion_tokens=len(gen.token_ids)))

@@ -30,9 +30,10 @@ class AgentReply:
     text: str
     usage: Usage = field(default_factory=Usage)
     error: str | None = None  # set when the agent could not answer (the episode is recorded as errored)
-    # model agents: the sampled completion ids ``text`` decodes from (harness.tokens.sampled_reply);
-    # the prompt's length is usage.prompt_tokens
+    # model agents: the sampled completion ids ``text`` decodes from (harness.tokens.sampled_reply)
+    # and the length of the prompt they answered (not usage: a replayed reply costs nothing)
     token_ids: list[int] | None = None
+    prompt_tokens: int | None = None
 
 
 class Agent:

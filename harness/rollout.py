@@ -252,7 +252,7 @@ class RolloutEngine:
             traj.status, traj.error = "error", f"agent: {reply.error}"
             return
         traj.messages.append(Message(role="assistant", content=reply.text, train=True, token_ids=reply.token_ids,
-                                     prompt_tokens=None if reply.token_ids is None else reply.usage.prompt_tokens))
+                                     prompt_tokens=reply.prompt_tokens))
         action = self.task.parse_action(reply.text)
         env = self._envs[ep.slot]
         if action is None:  # malformed output: an observation, and the step counts

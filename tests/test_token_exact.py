@@ -11,8 +11,10 @@ import pytest
 pytest.importorskip("transformers")
 
 from harness.agents.hf import HFAgent, HFConfig  # noqa: E402
+from harness.agents.replay import ReplayAgent, ReplayConfig  # noqa: E402
 from harness.models import resolve_model  # noqa: E402
 from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
+from harness.runstore import RunStore  # noqa: E402
 from harness.tokens import chat_ids, prompt_ids, render, sampled_reply  # noqa: E402
 from harness.trainers.data import IGNORE, DataError, encode, encode_all  # noqa: E402
 from harness.trajectory import Message, Trajectory  # noqa: E402
@@ -61,21 +63,23 @@ def tokenizer(path):
 
 def rollout(agent, steps):
     """One toy-counter episode by ``agent``, and every (prompt ids, new ids) its generate saw."""
-    calls, generate = [], agent.model.generate
+    calls = []
+    if isinstance(agent, HFAgent):
+        generate = agent.model.generate
 
-    def spy(**kw):
-        out = generate(**kw)
-        width = kw["input_ids"].shape[1]
-        calls.append((kw["input_ids"][0].tolist(), out[0, width:].tolist()))
-        return out
-    agent.model.generate = spy
+        def spy(**kw):
+            out = generate(**kw)
+            width = kw["input_ids"].shape[1]
+            calls.append((kw["input_ids"][0].tolist(), out[0, width:].tolist()))
+            return out
+        agent.model.generate = spy
     task = CounterTask(CounterConfig(targets=[50], max_steps=steps))
     out = []
     RolloutEngine(task, agent, num_envs=1).run([EpisodeJob(subtask=task.subtasks()[0], seed=3)], out.append)
     return out[0], calls
 
 
-def test_hf_rollout_prompts_are_the_training_prefixes_and_labels_the_sampled_ids(family):
+def test_hf_rollout_prompts_are_the_training_prefixes_and_labels_the_sampled_ids(family, tmp_path):
     smol = "smollm2" in family
     agent = HFAgent(HFConfig(model=family, max_new_tokens=10 if smol else 16, temperature=0.0 if smol else 1.0))
     traj, calls = rollout(agent, steps=2 if smol else 4)
@@ -98,10 +102,14 @@ def test_hf_rollout_prompts_are_the_training_prefixes_and_labels_the_sampled_ids
             expected[len(prompt): len(prompt) + len(span)] = span
     assert ex.labels == expected
     assert (ex.sampled_turns, ex.sampled_unused, ex.sampled_prompt_differs) == (len(turns), 0, 0)
-    # the run store keeps the records (and drops them where there are none)
-    back = Trajectory.model_validate_json(traj.model_dump_json())
-    assert [m.token_ids for m in back.messages] == [m.token_ids for m in traj.messages]
+    # the run store keeps the records (and writes none where there are none), and a replay has them
     assert "token_ids" not in traj.messages[0].model_dump_json()
+    store = RunStore.create(tmp_path / "run", {}, "x")
+    store.append(traj)
+    store.close()
+    again, _ = rollout(ReplayAgent(ReplayConfig(run=tmp_path / "run")), steps=len(turns))
+    assert ([(m.content, m.token_ids, m.prompt_tokens) for m in again.messages]
+            == [(m.content, m.token_ids, m.prompt_tokens) for m in traj.messages])
 
 
 def _conversation(reply: Message) -> list[Message]:
@@ -178,7 +186,8 @@ def test_vllm_agent_sends_token_prompts_and_records_what_it_sampled(monkeypatch)
     assert prompt != render(tok, msgs, add_generation_prompt=True)  # the earlier turn's sampled ids are in
     assert reply.token_ids == sampled[: len(reply.token_ids)] and tok.decode(reply.token_ids) == reply.text
     assert reply.text.startswith("Thought: a\nAction: inc") and "Obs" not in reply.text
-    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (len(prompt), len(sampled))
+    assert (reply.prompt_tokens, reply.usage.prompt_tokens, reply.usage.completion_tokens) == (
+        len(prompt), len(prompt), len(sampled))
 
 
 def test_a_template_that_rewrites_earlier_turns_is_an_error_in_training_and_text_only_in_prompts():
