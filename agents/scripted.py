@@ -2,6 +2,8 @@
 
 `noisy_expert` deviates from the path with probability p (seeded per episode), so failed expert
 trajectories with useful prefixes exist offline: the raw material EEF explores from.
+`flawed_expert` fails the way an API expert does: mostly on the subtasks the task marks hard, after
+doing the hard part right (the right search, the right page), by one mistake the task names.
 """
 from __future__ import annotations
 
@@ -30,7 +32,25 @@ _THOUGHTS = {
 }
 
 
+# Web-shop style actions (verb[argument]): short thoughts that do not repeat the action, so a model
+# imitating them needs few tokens per turn.
+_BUTTON_THOUGHTS = {
+    "next >": "The product I want is not on this page, so I look at the next one.",
+    "< prev": "I go back to the previous page.",
+    "back to search": "I start a new search.",
+    "buy now": "This product and its options match the instruction, so I buy it.",
+    "description": "I check the product's details.",
+    "features": "I check the product's details.",
+    "reviews": "I check the product's details.",
+}
+
+
 def thought_for(action: str) -> str:
+    if "[" in action and action.endswith("]"):
+        verb, arg = action[:-1].split("[", 1)
+        if verb == "search":
+            return "I search for the product the instruction describes."
+        return _BUTTON_THOUGHTS.get(arg.lower(), "This matches the instruction, so I click it.")
     verb = action.split(" ", 1)[0].lower() if action else ""
     return _THOUGHTS.get(verb, f"The next step is to {action}.")
 
@@ -42,6 +62,13 @@ class ExpertConfig(AgentSpec):
 class NoisyExpertConfig(AgentSpec):
     name: str = "noisy_expert"
     p: float = Field(0.15, ge=0.0, le=1.0, description="chance per step of a wrong action instead of the next gold one")
+    seed: int = 0
+
+
+class FlawedExpertConfig(AgentSpec):
+    name: str = "flawed_expert"
+    p_hard: float = Field(0.85, ge=0.0, le=1.0, description="chance of one mistake on a subtask the task marks hard")
+    p_easy: float = Field(0.15, ge=0.0, le=1.0, description="chance of one mistake on any other subtask")
     seed: int = 0
 
 
@@ -100,3 +127,39 @@ class NoisyExpertAgent(_PathFollower):
         if req.oracle.distractors and rng.random() < self.config.p:
             return rng.choice(req.oracle.distractors)
         return None
+
+
+@register_agent("flawed_expert")
+class FlawedExpertAgent(_PathFollower):
+    """Follows the gold path; per episode it decides once (seeded) whether to make one mistake, with
+    chance p_hard on a subtask the task marks hard and p_easy otherwise. The mistake replaces the gold
+    action at a position the task names (``Oracle.slips``, drawn uniformly), and the path goes on as
+    if nothing had happened: the failed trajectory keeps everything right before it.
+    """
+
+    Config = FlawedExpertConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self._slip: dict[str, tuple[int, str] | None] = {}
+
+    def _deviate(self, req: AgentRequest) -> str | None:
+        oracle = req.oracle
+        if req.episode_id not in self._slip:
+            rng = random.Random(f"{self.config.seed}:{req.seed}")
+            p = self.config.p_hard if oracle.hard else self.config.p_easy
+            slip = None
+            if oracle.slips and rng.random() < p:
+                at = rng.choice(sorted(oracle.slips))
+                slip = (at, rng.choice(oracle.slips[at]))
+            self._slip[req.episode_id] = slip
+        slip = self._slip[req.episode_id]
+        pos = self._pos.get(req.episode_id, 0)
+        if slip is None or slip[0] != pos:
+            return None
+        self._pos[req.episode_id] = pos + 1  # the mistake takes the gold action's place
+        return slip[1]
+
+    def episode_done(self, episode_id: str) -> None:
+        super().episode_done(episode_id)
+        self._slip.pop(episode_id, None)

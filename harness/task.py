@@ -18,12 +18,19 @@ class Oracle:
     """What a scripted expert may know: a known-good action sequence, and plausible wrong actions.
 
     ``distractors`` may be a function, called on first use: computing them costs some envs a lot
-    (ScienceWorld lists every valid action), and only some experts use them.
+    (ScienceWorld lists every valid action), and only some experts use them. ``slips`` maps a
+    position of the path to wrong actions that are valid there and lose the subtask if taken instead
+    (WebShop: another product on the target's page, another value of a wanted option); ``hard`` says
+    the path needs a skill the task counts as hard (WebShop: nothing on the first results page wins). Both drive
+    ``flawed_expert``, whose failures concentrate where an API expert's do.
     """
 
-    def __init__(self, actions: list[str], distractors: list[str] | Callable[[], list[str]] = ()):
+    def __init__(self, actions: list[str], distractors: list[str] | Callable[[], list[str]] = (),
+                 slips: dict[int, list[str]] | None = None, hard: bool = False):
         self.actions = list(actions)
         self._distractors = distractors if callable(distractors) else list(distractors)
+        self.slips = {i: list(v) for i, v in (slips or {}).items() if v}
+        self.hard = hard
 
     @property
     def distractors(self) -> list[str]:

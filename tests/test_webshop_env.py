@@ -5,7 +5,8 @@ import subprocess
 import pytest
 import yaml
 
-from harness.agents.scripted import ExpertAgent, ExpertConfig, NoisyExpertAgent, NoisyExpertConfig
+from harness.agents.scripted import (ExpertAgent, ExpertConfig, FlawedExpertAgent, FlawedExpertConfig, NoisyExpertAgent,
+                                     NoisyExpertConfig)
 from conftest import cli_env, harness_cmd
 from harness import Agent, AgentReply
 from harness.rollout import EpisodeJob, RolloutEngine
@@ -193,6 +194,55 @@ def test_the_noisy_expert_fails_some(task):
     wins = sum(t.success for t in out)
     assert 10 < wins < 55
     assert any(s.observation.startswith("Invalid action") for t in out for s in t.steps)
+
+
+def _oracles(task, subtasks):
+    env, cat = task.make_env(), task.shop().catalogue
+    return {st.id: env.oracle(cat.goals[st.data["goal"]]) for st in subtasks}
+
+
+def test_flawed_expert_slips_once_where_the_task_says_and_keeps_the_rest_of_the_path(task):
+    subtasks = task.subtasks()
+    oracles = _oracles(task, subtasks)
+    out = play(task, FlawedExpertAgent(FlawedExpertConfig(p_hard=1.0, p_easy=1.0, seed=3)), subtasks, num_envs=2)
+    for t in out:
+        gold, slips = oracles[t.subtask_id].actions, oracles[t.subtask_id].slips
+        assert len(t.actions) == len(gold)
+        wrong = [i for i, (a, g) in enumerate(zip(t.actions, gold)) if a != g]
+        assert len(wrong) == 1 and t.actions[wrong[0]] in slips[wrong[0]]
+        assert not gold[wrong[0]].startswith(("search[", "click[Next >]"))  # the search and page turns stay right
+    assert not any(t.success for t in out)  # every slip loses: the oracle offers only losing ones
+    # thoughts say why, without repeating the action (a model imitating them needs few tokens)
+    replies = [m.content for t in out for m in t.messages if m.role == "assistant"]
+    assert replies and all("[" not in r.split("\nAction:")[0] for r in replies)
+
+
+def test_hard_means_nothing_on_the_first_results_page_wins(task, monkeypatch):
+    env, cat = task.make_env(), task.shop().catalogue
+    goal = next(g for g in cat.goals if g.options)
+    target = cat.by_asin[goal.asin]
+    others = [i for i, p in enumerate(cat.products) if p.category != goal.category][:12]  # wrong kind: they lose
+    assert not env.oracle(goal).hard  # webshop-mini as shipped: page 1 holds a winner
+    monkeypatch.setattr(task.shop().search, "search", lambda q, k=50: others + [target])
+    oracle = env.oracle(goal)
+    assert oracle.hard and oracle.actions[1] == "click[Next >]" and oracle.actions[2] == f"click[{goal.asin}]"
+    monkeypatch.setattr(task.shop().search, "search", lambda q, k=50: others[:3] + [target] + others[3:])
+    assert not env.oracle(goal).hard
+
+
+def test_flawed_expert_chances_and_seeds(task):
+    subtasks = task.subtasks()[:80]
+    oracles = _oracles(task, subtasks)
+
+    def slipped(seed, **p):
+        out = play(task, FlawedExpertAgent(FlawedExpertConfig(seed=seed, **p)), subtasks, num_envs=2)
+        return {t.subtask_id for t in out if t.actions != oracles[t.subtask_id].actions}
+
+    assert slipped(0, p_hard=1.0, p_easy=0.0) == {st.id for st in subtasks if oracles[st.id].hard}
+    assert slipped(0, p_hard=0.0, p_easy=1.0) == {st.id for st in subtasks if not oracles[st.id].hard}
+    some = slipped(1, p_hard=0.5, p_easy=0.5)
+    assert some == slipped(1, p_hard=0.5, p_easy=0.5)  # seeded per episode
+    assert some != slipped(2, p_hard=0.5, p_easy=0.5) and 15 < len(some) < 65
 
 
 def test_expert_wins_with_stemming_too(cache):

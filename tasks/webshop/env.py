@@ -229,7 +229,21 @@ class WebShopEnv(Env):
         distractors = ([f"click[{a}]" for a in others[:4]] + [f"click[{v}]" for v in wrong_options]
                        + [f"search[{goal.query}]", "click[Back to Search]", "click[< Prev]", "click[Description]",
                           "click[Features]", "click[Next >]"])
-        return Oracle(actions=actions, distractors=distractors)
+        # Mistakes that lose the goal: a neighbour of the target on its page, a wrong value of an option
+        # (only those that score below 1.0: near-identical products can win as well).
+        def loses(i: int, options: dict[str, str]) -> bool:
+            return get_reward(cat.products[i], goal, cat.prices[i], options, self.shop.nouns).total < 1.0
+
+        neighbours = [i for i in results[page_start: page_start + PRODUCT_WINDOW] if i != target]
+        product_at = len(actions) - len(chosen) - 2
+        slips = {product_at: [f"click[{cat.products[i].asin}]" for i in neighbours
+                              if loses(i, choose_options(cat.products[i].options, goal.options))][:4]}
+        for k, name in enumerate(chosen):
+            slips[product_at + 1 + k] = [f"click[{v}]" for v in product.options[name]
+                                         if v != chosen[name] and loses(target, {**chosen, name: v})]
+        # hard: nothing on the first results page wins, so the page must be turned
+        hard = all(loses(i, choose_options(cat.products[i].options, goal.options)) for i in results[:PRODUCT_WINDOW])
+        return Oracle(actions=actions, distractors=distractors, slips=slips, hard=hard)
 
 
 def choose_options(options: dict[str, list[str]], goal_options: list[str]) -> dict[str, str]:
