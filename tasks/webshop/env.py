@@ -28,6 +28,8 @@ papers) and the step's ``reward`` the change in score; success = reward 1.0.
 """
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -234,15 +236,18 @@ class WebShopEnv(Env):
         def loses(i: int, options: dict[str, str]) -> bool:
             return get_reward(cat.products[i], goal, cat.prices[i], options, self.shop.nouns).total < 1.0
 
+        @functools.cache
+        def bought_loses(i: int) -> bool:  # product i bought with the options an expert would choose
+            return loses(i, choose_options(cat.products[i].options, goal.options))
+
         neighbours = [i for i in results[page_start: page_start + PRODUCT_WINDOW] if i != target]
         product_at = len(actions) - len(chosen) - 2
-        slips = {product_at: [f"click[{cat.products[i].asin}]" for i in neighbours
-                              if loses(i, choose_options(cat.products[i].options, goal.options))][:4]}
+        slips = {product_at: [f"click[{cat.products[i].asin}]" for i in neighbours if bought_loses(i)][:4]}
         for k, name in enumerate(chosen):
             slips[product_at + 1 + k] = [f"click[{v}]" for v in product.options[name]
                                          if v != chosen[name] and loses(target, {**chosen, name: v})]
         # hard: nothing on the first results page wins, so the page must be turned
-        hard = all(loses(i, choose_options(cat.products[i].options, goal.options)) for i in results[:PRODUCT_WINDOW])
+        hard = all(bought_loses(i) for i in results[:PRODUCT_WINDOW])
         return Oracle(actions=actions, distractors=distractors, slips=slips, hard=hard)
 
 
