@@ -105,6 +105,76 @@ def encode_all(trajs: Iterable[Trajectory], tokenizer, max_len: int) -> tuple[li
     return examples, stats
 
 
+# ---------------------------------------------------------------- preference pairs
+
+@dataclass
+class Pair:
+    """Two continuations of one conversation (DPO): ``prompt`` is what both share, ``chosen`` and
+    ``rejected`` each start with an assistant turn. Their assistant turns are what the loss is on."""
+    id: str
+    prompt: list[Message]
+    chosen: list[Message]
+    rejected: list[Message]
+    meta: dict  # where the two come from (written with the pair)
+
+
+@dataclass
+class PairExample:
+    """A pair's tokens: ``prompt_ids + chosen_ids`` is the chosen conversation tokenized as ``encode``
+    tokenizes SFT data (so too for rejected); a mask is 1 where ``encode`` would put a label."""
+    id: str
+    prompt_ids: list[int]
+    chosen_ids: list[int]
+    chosen_mask: list[int]
+    rejected_ids: list[int]
+    rejected_mask: list[int]
+
+    @property
+    def longest(self) -> int:
+        return len(self.prompt_ids) + max(len(self.chosen_ids), len(self.rejected_ids))
+
+
+def encode_pair(pair: Pair, tokenizer) -> PairExample:
+    """Tokenize both conversations with the SFT pipeline (``_tokenize``: the chat template, sampled ids in
+    place, labels on the continuation's assistant turns and their end-of-turn token, never on the prompt)
+    and split them where the first continuation turn starts: the prompt ends with the generation prompt,
+    exactly what the model was asked to continue."""
+    sides = []
+    for name, continuation in (("chosen", pair.chosen), ("rejected", pair.rejected)):
+        if not continuation or continuation[0].role != "assistant":
+            raise DataError(f"pair {pair.id}: its {name} continuation must start with an assistant turn")
+        messages = ([m.model_copy(update={"train": False}) for m in pair.prompt]
+                    + [m.model_copy(update={"train": m.role == "assistant"}) for m in continuation])
+        ids, labels, turns = _tokenize(tokenizer, messages, f"{pair.id} ({name})")
+        start = next(t.start for t in turns if t.index == len(pair.prompt))
+        sides.append((ids, labels, start))
+    (c_ids, c_labels, c_start), (r_ids, r_labels, r_start) = sides
+    if c_ids[:c_start] != r_ids[:r_start]:
+        raise DataError(f"pair {pair.id}: the chat template renders the shared prompt differently before its two "
+                        "continuations")
+    return PairExample(id=pair.id, prompt_ids=c_ids[:c_start],
+                       chosen_ids=c_ids[c_start:], chosen_mask=[int(x != IGNORE) for x in c_labels[c_start:]],
+                       rejected_ids=r_ids[r_start:], rejected_mask=[int(x != IGNORE) for x in r_labels[r_start:]])
+
+
+def export_preference_jsonl(pairs: Iterable[Pair], path: Path) -> int:
+    """TRL's preference format with an explicit prompt (`prompt`/`chosen`/`rejected` messages), each line
+    with the pair's id and meta; written whole or not at all."""
+    def plain(messages):
+        return [{"role": m.role, "content": m.content} for m in messages]
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for p in pairs:
+            fh.write(json.dumps({"id": p.id, **p.meta, "prompt": plain(p.prompt), "chosen": plain(p.chosen),
+                                 "rejected": plain(p.rejected)}, ensure_ascii=False) + "\n")
+            n += 1
+    tmp.replace(path)
+    return n
+
+
 # ---------------------------------------------------------------- shared formats
 
 def export_messages_jsonl(trajs: Iterable[Trajectory], path: Path) -> int:

@@ -109,20 +109,18 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
     if done is not None:
         return done
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
 
     from harness.models import resolve_model
 
     out_dir.mkdir(parents=True, exist_ok=True)
     trajs = list(trajs)
     base = resolve_model(opts.model)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(base)
     examples, stats = encode_all(trajs, tokenizer, opts.max_len)
     export_messages_jsonl(trajs, out_dir / "data.jsonl")  # the exact data set, inspectable and reusable
-    cuda = torch.cuda.is_available()
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16 if cuda else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16 if torch.cuda.is_available()
+                                                 else torch.float32)
     collator = _Collator(tokenizer.pad_token_id, only_trained_logits=_accepts_logits_mask(model))
     if opts.lora is not None:
         from peft import LoraConfig, PeftModel, get_peft_model
@@ -136,33 +134,62 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
         model.gradient_checkpointing_enable()
         if opts.lora is not None:
             model.enable_input_require_grads()
-    ckpt_dir = out_dir / "checkpoints"
-    args = TrainingArguments(
-        output_dir=str(ckpt_dir), per_device_train_batch_size=opts.batch_size,
-        gradient_accumulation_steps=opts.grad_accum, num_train_epochs=opts.epochs, max_steps=opts.max_steps,
-        learning_rate=opts.lr, warmup_steps=opts.warmup_steps, weight_decay=opts.weight_decay,
-        logging_steps=1, save_strategy="steps", save_steps=opts.save_steps, save_total_limit=2,
-        seed=opts.seed, data_seed=opts.seed, use_cpu=not cuda, bf16=cuda, report_to=[],
-        remove_unused_columns=False, dataloader_num_workers=0, train_sampling_strategy=opts.sampler,
-        disable_tqdm=os.environ.get("CI") == "true")
+    args = training_arguments(TrainingArguments, opts, out_dir, epochs=opts.epochs, lr=opts.lr,
+                              warmup=opts.warmup_steps, train_sampling_strategy=opts.sampler)
     dataset = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
     trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator)
+    return train_stage(trainer, tokenizer, out_dir, {
+        "adapter": opts.lora is not None, "base_model": base, "data": stats,
+        "init_adapter": str(init_adapter) if init_adapter is not None else None})
+
+
+def load_tokenizer(model_dir: str):
+    from transformers import AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def training_arguments(args_class, opts: TrainOptions, out_dir: Path, *, epochs: float, lr: float, warmup: float,
+                       **more):
+    """The arguments every fine-tuning stage shares (``args_class``: TrainingArguments or a subclass such as
+    TRL's DPOConfig); checkpoints go to ``<out_dir>/checkpoints``, where ``train_stage`` resumes from."""
+    import torch
+    cuda = torch.cuda.is_available()
+    return args_class(
+        output_dir=str(Path(out_dir) / "checkpoints"), per_device_train_batch_size=opts.batch_size,
+        gradient_accumulation_steps=opts.grad_accum, num_train_epochs=epochs, max_steps=opts.max_steps,
+        learning_rate=lr, warmup_steps=warmup, weight_decay=opts.weight_decay,
+        gradient_checkpointing=opts.gradient_checkpointing,
+        logging_steps=1, save_strategy="steps", save_steps=opts.save_steps, save_total_limit=2,
+        seed=opts.seed, data_seed=opts.seed, use_cpu=not cuda, bf16=cuda, report_to=[],
+        remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=os.environ.get("CI") == "true",
+        **more)
+
+
+def train_stage(trainer, tokenizer, out_dir: Path, result: dict, save_adapters: list[str] | None = None) -> dict:
+    """Train (resuming from the last complete checkpoint), save the model and the log, and write the
+    stage's result.json last: a stage with one is finished. ``result`` holds what the caller knows."""
+    ckpt_dir = Path(out_dir) / "checkpoints"
     resume = last_complete_checkpoint(ckpt_dir)
     t0 = time.monotonic()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.monotonic() - t0
-    model_dir = out_dir / MODEL_DIR
-    trainer.model.save_pretrained(model_dir)
+    model_dir = Path(out_dir) / MODEL_DIR
+    if save_adapters is not None:
+        trainer.model.save_pretrained(model_dir, selected_adapters=save_adapters)
+    else:
+        trainer.model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    with open(out_dir / "train_log.jsonl", "w") as fh:
+    with open(Path(out_dir) / "train_log.jsonl", "w") as fh:
         for h in trainer.state.log_history:
             fh.write(json.dumps(h) + "\n")
-    result = {"model_dir": str(model_dir), "adapter": opts.lora is not None, "base_model": base, "data": stats,
-              "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
-              "last_loss": losses[-1] if losses else None, "seconds": round(seconds, 3),
-              "resumed_from": resume, "init_adapter": str(init_adapter) if init_adapter is not None else None}
-    tmp = out_dir / (RESULT_FILE + ".tmp")
+    result = {"model_dir": str(model_dir), **result, "steps": trainer.state.global_step,
+              "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+              "seconds": round(seconds, 3), "resumed_from": resume}
+    tmp = Path(out_dir) / (RESULT_FILE + ".tmp")
     tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out_dir / RESULT_FILE)
+    os.replace(tmp, Path(out_dir) / RESULT_FILE)
     return result
