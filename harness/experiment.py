@@ -3,6 +3,7 @@
     <exp>/spec.yaml, meta.json     the resolved experiment spec (a resume refuses a changed one)
     <exp>/progress.jsonl           one line per finished stage
     <exp>/expert/                  run store: the expert on the training subtasks
+    <exp>/experts/<label>/         (several pools) run store of each pool that is an agent
     <exp>/iter0/train/             SFT on expert successes (data.jsonl, model/, train_log.jsonl)
     <exp>/iter0/eval/              run store: that model on the evaluation subtasks
     <exp>/iterK/rollouts/          run store: the model of iteration K-1 on the training subtasks
@@ -37,11 +38,27 @@ from .specs import (identity_of, AgentSpec, RunOptions, RunSpec, Strict, TaskSpe
 from .trajectory import Trajectory
 
 
+class ExpertPool(Strict):
+    """One expert pool: an agent played on the training subtasks, or an existing run of them."""
+    label: str = Field(pattern=r"^[A-Za-z0-9_.-]+$",
+                       description="the pool's name: its trajectories' ids start with '<label>:' and the EEF log, "
+                                   "training data and summary name it")
+    agent: AgentSpec | None = Field(None, description="an agent played on the training subtasks (experts/<label>)")
+    run: Path | None = Field(None, description="an existing run directory of the experiment's task and selection")
+    clone: bool = Field(True, description="behaviour cloning (SFT, the expert successes of RFT/EEF, ETO's chosen "
+                                          "trajectories) uses this pool's successes")
+
+    def resolved_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "agent": self.agent.model_dump(mode="json") if self.agent else None,
+                "run": str(self.run) if self.run else None, "clone": self.clone}
+
+
 class ExperimentSpec(Strict):
     task: TaskSpec  # the training subtasks
     eval_task: TaskSpec | None = None  # the evaluation subtasks (default: none)
     expert: AgentSpec | None = None
     expert_run: Path | None = Field(None, description="an existing run directory to use as the expert pool")
+    experts: list[ExpertPool] | None = Field(None, description="several expert pools (instead of expert/expert_run)")
     trainer: TrainerSpec
     run: RunOptions = RunOptions()
 
@@ -51,7 +68,15 @@ class ExperimentSpec(Strict):
              "expert": self.expert.model_dump(mode="json") if self.expert else None,
              "expert_run": str(self.expert_run) if self.expert_run else None,
              "trainer": self.trainer.model_dump(mode="json"), "run": self.run.model_dump(mode="json")}
+        if self.experts is not None:  # absent otherwise: the specs of earlier experiments keep their hash
+            d["experts"] = [p.resolved_dict() for p in self.experts]
         return d
+
+    def pools(self) -> list[ExpertPool]:
+        """The expert pools, in order; `expert`/`expert_run` is one pool labelled 'expert'."""
+        if self.experts is not None:
+            return self.experts
+        return [ExpertPool(label="expert", agent=None if self.expert_run else self.expert, run=self.expert_run)]
 
     def identity_dict(self) -> dict[str, Any]:
         """What decides the experiment's results (not where or how fast it runs)."""
@@ -62,7 +87,7 @@ class ExperimentSpec(Strict):
 
 
 
-SECTIONS = {"task", "eval_task", "expert", "expert_run", "trainer", "run"}
+SECTIONS = {"task", "eval_task", "expert", "expert_run", "experts", "trainer", "run"}
 
 
 def load_experiment_spec(path: Path | None, *, task=(), eval_task=(), expert=(), trainer=(), run=()) -> ExperimentSpec:
@@ -74,8 +99,10 @@ def load_experiment_spec(path: Path | None, *, task=(), eval_task=(), expert=(),
     for section, items in (("task", task), ("eval_task", eval_task), ("expert", expert), ("trainer", trainer),
                             ("run", run)):
         apply_overrides(data, section, list(items))
-    if not data.get("expert") and not data.get("expert_run"):
-        raise SpecError(f"{where}: give an 'expert' agent or an 'expert_run' directory")
+    if data.get("experts") is not None and (data.get("expert") or data.get("expert_run")):
+        raise SpecError(f"{where}: give 'experts' (several pools) or 'expert'/'expert_run' (one pool), not both")
+    if not data.get("expert") and not data.get("expert_run") and not data.get("experts"):
+        raise SpecError(f"{where}: give an 'expert' agent, an 'expert_run' directory or a list of 'experts'")
     task_spec = resolve_plugin("task", data.get("task"), where)
     eval_spec = None
     if data.get("eval_task"):  # overrides of the training task, e.g. {split: test}
@@ -84,13 +111,38 @@ def load_experiment_spec(path: Path | None, *, task=(), eval_task=(), expert=(),
     expert_run = Path(data["expert_run"]) if data.get("expert_run") else None
     if expert_run is not None and not (expert_run / "episodes.jsonl").is_file():
         raise SpecError(f"{where}: expert_run: {expert_run} is not a run directory")
+    experts = _expert_pools(data["experts"], where) if data.get("experts") is not None else None
     trainer_spec = resolve_plugin("trainer", data.get("trainer"), where)
     try:
         run_opts = RunOptions.model_validate(data.get("run") or {})
     except Exception as exc:
         raise SpecError(f"{where}: run: {exc}") from None
     return ExperimentSpec(task=task_spec, eval_task=eval_spec, expert=expert_spec,
-                                          expert_run=expert_run, trainer=trainer_spec, run=run_opts)
+                                          expert_run=expert_run, experts=experts, trainer=trainer_spec, run=run_opts)
+
+
+def _expert_pools(items: Any, where: str) -> list[ExpertPool]:
+    """The `experts` section: a list of {label, agent | run, clone}."""
+    if not isinstance(items, list) or not items:
+        raise SpecError(f"{where}: experts: a list of pools, each {{label, agent: {{name: ...}} | run: <dir>}}")
+    pools = []
+    for i, item in enumerate(items):
+        at = f"{where}: experts[{i}]"
+        if not isinstance(item, dict) or (item.get("agent") is None) == (item.get("run") is None):
+            raise SpecError(f"{at}: give a 'label' and either an 'agent' or a 'run' directory")
+        agent = resolve_plugin("agent", item["agent"], at) if item.get("agent") is not None else None
+        if item.get("run") is not None and not (Path(item["run"]) / "episodes.jsonl").is_file():
+            raise SpecError(f"{at}: run: {item['run']} is not a run directory")
+        try:
+            pools.append(ExpertPool.model_validate({**item, "agent": agent}))
+        except Exception as exc:
+            raise SpecError(f"{at}: {exc}") from None
+    labels = [p.label for p in pools]
+    if len(set(labels)) < len(labels):
+        raise SpecError(f"{where}: experts: labels must differ (got {labels})")
+    if not any(p.clone for p in pools):
+        raise SpecError(f"{where}: experts: no pool has clone: true, so behaviour cloning would have no data")
+    return pools
 
 
 class TrainerConfig(TrainerSpec):
@@ -184,23 +236,44 @@ class Experiment:
         return store
 
     def expert_trajectories(self) -> list[Trajectory]:
-        if self.spec.expert_run is not None:
-            pool = list(RunStore.open(self.spec.expert_run).latest().values())
-            self._check_pool(pool)
-            return pool
-        store = self.run_stage("expert", self.spec.task, self.spec.expert)
-        return list(store.latest().values())
+        """Every pool's trajectories, in pool order, each naming its pool (``pool``). With `experts`, ids
+        start with '<label>:', so that trajectories of one subtask in two pools (and the restarts EEF
+        names after them) stay apart; the one-pool shorthand keeps its ids."""
+        several = self.spec.experts is not None
+        out = []
+        for pool in self.spec.pools():
+            if pool.run is not None:
+                trajs = list(RunStore.open(pool.run).latest().values())
+                self._check_pool(pool, trajs)
+            else:
+                stage = f"experts/{pool.label}" if several else "expert"
+                trajs = list(self.run_stage(stage, self.spec.task, pool.agent).latest().values())
+            out += [t.model_copy(update={"pool": pool.label, "id": f"{pool.label}:{t.id}" if several else t.id})
+                    for t in trajs]
+        return out
 
-    def _check_pool(self, pool: list[Trajectory]) -> None:
+    def cloned_successes(self, experts: list[Trajectory]) -> list[Trajectory]:
+        """The expert successes behaviour cloning trains on: those of the pools with ``clone``. A subtask
+        solved by several of them keeps the successes of the first such pool (in the order of `experts`);
+        one pool keeps all its successes."""
+        cloning = {p.label for p in self.spec.pools() if p.clone}
+        wins = [t for t in experts if t.status == "ok" and t.success and t.pool in cloning]
+        first_pool: dict[str, str] = {}
+        for t in wins:
+            first_pool.setdefault(t.subtask_id, t.pool)
+        return [t for t in wins if first_pool[t.subtask_id] == t.pool]
+
+    def _check_pool(self, pool: ExpertPool, trajs: list[Trajectory]) -> None:
         """An expert run must be of the experiment's task and selection: EEF restarts its subtasks."""
         task = registry.create("task", self.spec.task)
         try:
             ids = {s.id for s in task.subtasks()}
         finally:
             task.close()
-        outside = sorted({t.subtask_id for t in pool} - ids)
+        outside = sorted({t.subtask_id for t in trajs} - ids)
         if outside:
-            raise SpecError(f"expert_run: {self.spec.expert_run}: {len(outside)} subtasks of the expert pool are not "
+            name = "expert_run" if self.spec.experts is None else f"experts[{pool.label}].run"
+            raise SpecError(f"{name}: {pool.run}: {len(outside)} subtasks of the expert pool are not "
                             f"in the experiment's task selection (e.g. {', '.join(outside[:3])}); select them in "
                             f"'task' or collect the pool on this task's selection")
 

@@ -91,8 +91,17 @@ class Trajectory(_Record):
     prefix_steps: int = 0  # expert steps replayed before the agent took over
     seed: int = 0
     elapsed_s: float = 0.0
+    # the experiment's expert pool (its label) an expert trajectory, or an example built from one, comes from
+    pool: str | None = None
 
     _clean = field_validator("error", "id", "subtask_id", "category", mode="before")(_clean_text)
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler):
+        d = handler(self)  # episodes of runs (never in a pool) are written as before
+        if d.get("pool", 0) is None:
+            del d["pool"]
+        return d
 
     @property
     def key(self) -> str:

@@ -139,7 +139,7 @@ def test_figure1_example_lineage_and_inputs_untouched():
 def test_figure1_log():
     _, _, _, res = figure1()
     assert res.log == {
-        "expert": "exp", "subtask": "st", "expert_steps": 8, "expert_success": False,
+        "expert": "exp", "pool": None, "subtask": "st", "expert_steps": 8, "expert_success": False,
         "tried": [0, 2, 4, 6], "ok": [False, True, False, True],
         "rollouts": [1, 1, 1, 1], "successes": [0, 1, 0, 1],
         "segments": [{"from": 0, "to": 2, "label": "beneficial"}, {"from": 2, "to": 4, "label": "harmful"},

@@ -188,7 +188,8 @@ def export_messages_jsonl(trajs: Iterable[Trajectory], path: Path) -> int:
                 if m.role == "assistant":
                     d["weight"] = int(m.train)
                 msgs.append(d)
-            fh.write(json.dumps({"id": t.id, "subtask_id": t.subtask_id, "category": t.category,
+            pool = {"pool": t.pool} if t.pool is not None else {}
+            fh.write(json.dumps({"id": t.id, "subtask_id": t.subtask_id, "category": t.category, **pool,
                                  "messages": msgs}, ensure_ascii=False) + "\n")
             n += 1
     return n

@@ -166,7 +166,7 @@ def _example(expert: Trajectory, state: int, solved_from: int, rollout: Trajecto
                 for i, m in enumerate(rollout.messages)]
     return rollout.model_copy(deep=True, update={
         "id": f"eef:{expert.id}@{state}", "messages": messages, "source": "eef", "parent": expert.id,
-        "prefix_steps": state, "success": True})
+        "prefix_steps": state, "success": True, "pool": expert.pool})
 
 
 def analyze(expert: Trajectory, outcomes: Iterable[Outcome], *, prefer: Prefer = "shortest") -> EEFResult:
@@ -234,7 +234,8 @@ def analyze(expert: Trajectory, outcomes: Iterable[Outcome], *, prefer: Prefer =
                       "rollout": chosen[jj].id, "example": ex.id})
 
     log = {
-        "expert": expert.id, "subtask": expert.subtask_id, "expert_steps": n, "expert_success": expert.success,
+        "expert": expert.id, "pool": expert.pool, "subtask": expert.subtask_id, "expert_steps": n,
+        "expert_success": expert.success,
         "tried": states, "ok": ok,
         "rollouts": [len(by_state[j]) for j in states],
         "successes": [sum(o.success for o in by_state[j]) for j in states],
@@ -286,11 +287,12 @@ def mark_duplicate_examples(results: Iterable[EEFResult], prefer: Prefer = "shor
 
 
 def build_training_set(experts: Iterable[Trajectory], self_rollouts: Iterable[Trajectory],
-                       results: Iterable[EEFResult], *,
-                       prefer: Prefer = "shortest") -> tuple[list[Trajectory], dict]:
+                       results: Iterable[EEFResult], *, prefer: Prefer = "shortest",
+                       expert_wins: Iterable[Trajectory] | None = None) -> tuple[list[Trajectory], dict]:
     """One iteration's training set and its summary numbers (DESIGN §5).
 
-    Training set, in this order: the expert successes (``status == "ok"``, as SFT takes them), then
+    Training set, in this order: the expert successes (``expert_wins``, those SFT trained on; default:
+    the successful ``experts`` with ``status == "ok"``), then
     one solution per state (``one_per_state``) of the self successes in ``self_rollouts``
     (start-state rollouts of the current model) and the EEF examples of ``results``: one self
     success per solved subtask, one example per expert state however many expert trajectories
@@ -302,7 +304,8 @@ def build_training_set(experts: Iterable[Trajectory], self_rollouts: Iterable[Tr
     """
     _require_prefer(prefer)
     experts, self_rollouts, results = list(experts), list(self_rollouts), list(results)
-    expert_wins = [t for t in experts if t.status == "ok" and t.success]
+    expert_wins = ([t for t in experts if t.status == "ok" and t.success] if expert_wins is None
+                   else list(expert_wins))
     for t in self_rollouts:
         if t.prefix_steps != 0:
             raise ValueError(f"self rollout {t.id} starts from an expert state ({t.prefix_steps} steps); "

@@ -55,7 +55,8 @@ class RFTTrainer(Trainer):
             rollouts = exp.run_stage(f"iter{it}/rollouts", exp.spec.task, agent, samples=c.samples)
             self_rollouts = list(rollouts.latest().values())
             results = self.explore(exp, it, experts, self_rollouts, agent)
-            train_set, numbers = build_training_set(experts, self_rollouts, results, prefer=c.prefer)
+            train_set, numbers = build_training_set(experts, self_rollouts, results, prefer=c.prefer,
+                                                    expert_wins=wins)
             numbers["states_not_tried"] = sum(len(r.log.get("not_tried", ())) for r in results)  # see EEF's log
             if c.accumulate:
                 one_per_state([_tag(t, it) for t in train_set if t.source != "expert"], c.prefer, kept)

@@ -47,7 +47,7 @@ def sft_iteration(exp: Experiment, config: SFTConfig):
 
     Returns (expert trajectories, their successes, the training result, the iteration's summary)."""
     experts = exp.expert_trajectories()
-    wins = expert_successes(experts)
+    wins = expert_successes(exp.cloned_successes(experts))
     result = fine_tune(wins, config.train, exp.path / "iter0" / "train")
     exp.log("iter0/train", **{k: result[k] for k in ("steps", "first_loss", "last_loss", "seconds")})
     it0 = {"iteration": 0, "experts": len(experts), "expert_successes": len(wins), "train": result,
