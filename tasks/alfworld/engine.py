@@ -176,7 +176,7 @@ class Engine:
         return list(self._state.replan(self._infos))
 
     def close(self) -> None:
-        import fast_downward
-        lib, self._lib = self._lib, None
-        if lib is not None:
-            fast_downward.close_lib(lib)
+        # The library copy is dropped, not unloaded: dlclose (fast_downward.close_lib) of one engine's
+        # copy crashed the process while other engines ran in threads; TextWorld never unloads either.
+        self._lib = None
+        self._state = None
