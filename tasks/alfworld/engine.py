@@ -3,11 +3,12 @@
 The engine's own step (``textworld.envs.pddl.PddlEnv``) lists every applicable action and renders
 each one's command through the grammar on every step, so that the next command can be looked up
 in that list, whether or not anyone reads the list (3-5 steps/s on a kitchen-sized room). Here a
-step renders only the commands not rendered before in this game: a command depends on the action
-and its arguments (the one state-dependent template, ``go to``, reads only the fixed
-``receptacleAtLocation`` facts), so the rendering of an (action, arguments) pair is kept for the
-game's lifetime. The state, its transitions, feedback texts and the goal check are the engine's.
-``tests/test_alfworld.py`` compares our commands and observations with the engine's default loop.
+step renders only the commands it needs (those whose verb is the command's) and not rendered
+before in this game: a command depends on the action and its arguments (the one state-dependent
+template, ``go to``, reads only the fixed ``receptacleAtLocation`` facts), so the rendering of an
+(action, arguments) pair is kept for the process (for 64 games). The state, its transitions,
+feedback texts and the goal check are the engine's. ``tests/test_alfworld.py`` compares our
+commands and observations with the engine's default loop.
 
 Translating a problem to SAS (fast-downward's Python translator) is the other big cost (~1 s on
 a kitchen); it is done once per game and process: a reset reloads the kept translation.
@@ -23,6 +24,7 @@ import threading
 _LOCK = threading.RLock()
 _TRANSLATIONS: dict[tuple[str, str], tuple] = {}  # (domain, problem) -> (task, sas, sas_replan)
 _LOGICS: dict[str, object] = {}  # grammar text -> parsed GameLogic (its types grow, never change)
+_RENDERED: dict[tuple[str, str], dict] = {}  # (grammar, problem) -> {(action, arguments): command}
 
 
 def _locked(method):
@@ -102,7 +104,10 @@ class Engine:
             info.definite, info.indefinite = "the", "a"
         self._infos = infos
         self._names = {k: info.name for k, info in infos.items()}
-        self._rendered: dict[tuple, str] = {}
+        key = (data["grammar"], data["pddl_problem"])
+        if key not in _RENDERED and len(_RENDERED) > 64:
+            _RENDERED.pop(next(iter(_RENDERED)))
+        self._rendered = _RENDERED.setdefault(key, {})  # shared by engines and episodes of this game
         self._state = state
         self._fresh = True
 
