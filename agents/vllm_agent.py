@@ -1,8 +1,14 @@
 """Batched generation with vLLM's offline engine (`vllm.LLM`): GPU machines, and vLLM's CPU build.
 
-- One engine per process and model: every stage of an experiment (rollouts, exploration,
-  evaluation) reuses it, and each iteration's LoRA adapter is applied per request through its own
-  `LoRARequest` (a new id per adapter folder), so no engine restarts between iterations.
+- Adapters, `adapter_mode`:
+  - `lora` (the default on GPUs): one engine per process and model serves every stage of an
+    experiment (rollouts, exploration, evaluation), and each iteration's LoRA adapter is applied per
+    request through its own `LoRARequest` (a new id per adapter folder): no engine restarts.
+  - `merge` (the default on CPUs): the adapter is merged into a copy of the base weights (peft's
+    `merge_and_unload`, in a temporary folder removed when the engine stops) and an engine serves
+    that; a new adapter stops the previous merged engine and starts one (~30 s). The CPU build's LoRA
+    kernels made generation 10-21x slower than the plain model (16 webshop-mini prompts, 48 new
+    tokens: 10.9 s plain, 20.8 s merged, 106 s LoRA at max_lora_rank 16, 231 s at 64).
 - Prefix caching is on: EEF restarts share long expert prefixes, and every turn of an episode
   shares the previous turn's prompt.
 - Sampling is seeded per request (episode seed + turn), so results do not depend on batching.
@@ -20,7 +26,10 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -37,6 +46,10 @@ class VLLMConfig(AgentSpec):
     enable_lora: bool = Field(True, description="start the engine able to take adapters (an experiment's "
                                                 "iterations then share it)")
     max_lora_rank: int = 64
+    adapter_mode: Literal["auto", "lora", "merge"] = Field(
+        "auto", description="lora: LoRARequest per request, one engine for every adapter; merge: an engine on the "
+                            "adapter merged into the weights (fast on CPU, one engine per adapter); auto: merge on "
+                            "CPU, lora on GPU")
     temperature: float = Field(0.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_new_tokens: int = Field(128, ge=1)
@@ -51,11 +64,17 @@ class VLLMConfig(AgentSpec):
 log = logging.getLogger(__name__)
 _ENGINES: dict[tuple, object] = {}  # engine arguments -> vllm.LLM, for the life of the process
 _LORA_IDS: dict[str, int] = {}  # adapter folder -> LoRA id (ids must stay distinct per adapter)
+_MERGED: dict[str, tempfile.TemporaryDirectory] = {}  # adapter folder -> its merged weights, while an engine uses them
 
 
 def _on_cpu() -> bool:
     import torch
     return not torch.cuda.is_available()
+
+
+def merges(c: VLLMConfig) -> bool:
+    """Whether this agent serves its adapter merged into the weights (see `adapter_mode`)."""
+    return c.adapter is not None and (c.adapter_mode == "merge" or (c.adapter_mode == "auto" and _on_cpu()))
 
 
 def _engine(c: VLLMConfig):
@@ -64,27 +83,58 @@ def _engine(c: VLLMConfig):
         os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{(os.cpu_count() or 1) - 1}")
         os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(c.cpu_kv_cache_gb))
-    args = dict(model=resolve_model(c.model), dtype="float32" if cpu and c.dtype == "auto" else c.dtype,
+    merged = merges(c)
+    model = _merged_folder(c) if merged else resolve_model(c.model)
+    args = dict(model=model, dtype="float32" if cpu and c.dtype == "auto" else c.dtype,
                 max_model_len=c.max_model_len, enable_prefix_caching=True,
-                enable_lora=c.enable_lora or c.adapter is not None, max_lora_rank=c.max_lora_rank,
+                enable_lora=not merged and (c.enable_lora or c.adapter is not None), max_lora_rank=c.max_lora_rank,
                 tensor_parallel_size=c.tensor_parallel_size, enforce_eager=c.enforce_eager or cpu)
     if not cpu:
         args["gpu_memory_utilization"] = c.gpu_memory_utilization
     key = tuple(sorted(args.items()))
     if key not in _ENGINES:
+        if merged:  # one merged engine at a time: the previous iteration's is not played again
+            shutdown_engines(keep=_MERGED.keys() & {str(Path(c.adapter).resolve())})
         from vllm import LLM
         _ENGINES[key] = LLM(**args)
         log.info("vllm engine started: %s", args["model"])
     return _ENGINES[key]
 
 
-def shutdown_engines() -> None:
-    """Stop this process's engines. On a CPU an idle engine's threads still spin on their cores,
-    so a process that is done with vLLM (a test, a notebook) should stop it before other work."""
-    for llm in _ENGINES.values():
-        llm.llm_engine.engine_core.shutdown()
-    _ENGINES.clear()
-    _LORA_IDS.clear()
+def _merged_folder(c: VLLMConfig) -> str:
+    """The base model with the adapter merged in, written once per adapter while an engine serves it."""
+    adapter = str(Path(c.adapter).resolve())
+    if adapter not in _MERGED:
+        import torch
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        base = resolve_model(c.model)
+        folder = tempfile.TemporaryDirectory(prefix="harness-vllm-merged-")
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+        PeftModel.from_pretrained(model, adapter).merge_and_unload().save_pretrained(folder.name)
+        AutoTokenizer.from_pretrained(base).save_pretrained(folder.name)
+        for extra in ("generation_config.json",):  # the engine reads the model's sampling defaults from it
+            if (Path(base) / extra).is_file():
+                shutil.copy(Path(base) / extra, folder.name)
+        _MERGED[adapter] = folder
+        log.info("vllm merged adapter: %s", adapter)
+    return _MERGED[adapter].name
+
+
+def shutdown_engines(keep=()) -> None:
+    """Stop this process's engines (but those serving the merged adapters in `keep`). On a CPU an idle
+    engine's threads still spin on their cores, so a process that is done with vLLM (a test, a
+    notebook) should stop it before other work."""
+    kept = {_MERGED[a].name for a in keep}
+    for key, llm in list(_ENGINES.items()):
+        if dict(key)["model"] not in kept:
+            llm.llm_engine.engine_core.shutdown()
+            del _ENGINES[key]
+    for adapter in [a for a in _MERGED if a not in keep]:
+        _MERGED.pop(adapter).cleanup()
+    if not keep:
+        _LORA_IDS.clear()
 
 
 atexit.register(shutdown_engines)  # before vLLM's own finalizers: a process must not hang on exit
@@ -111,7 +161,7 @@ class VLLMAgent(Agent):
     def __init__(self, config: VLLMConfig):
         super().__init__(config)
         self.llm = _engine(config)
-        self.lora = lora_request(config.adapter)
+        self.lora = None if merges(config) else lora_request(config.adapter)
         from transformers import AutoTokenizer
         self.tokenizer = AutoTokenizer.from_pretrained(resolve_model(config.model))
 

@@ -1,6 +1,7 @@
 """The vllm agent for real, on vLLM's CPU build: SmolLM2 with a LoRA adapter from our own SFT stage
 plays webshop-mini episodes, greedy, with the same actions as the hf agent and the same adapter;
-in an experiment one engine serves every stage and each iteration's adapter per request."""
+with `adapter_mode: lora` one engine serves every stage of an experiment and each iteration's adapter
+per request, with `merge` (the CPU default) each iteration's adapter is merged into its own engine."""
 import subprocess
 
 import pytest
@@ -34,7 +35,8 @@ def engines():
     shutdown_engines()
 
 
-def test_vllm_agent_with_our_sft_adapter_acts_as_the_hf_agent(tmp_path, engines):
+@pytest.mark.parametrize("mode", ["merge", "lora"])
+def test_vllm_agent_with_our_sft_adapter_acts_as_the_hf_agent(tmp_path, engines, mode):
     experts = play(tmp_path, "expert", {"name": "expert"}, split="train", limit=4, max_steps=15)
     wins = [t for t in experts.values() if t.success]
     assert len(wins) == 4
@@ -42,7 +44,7 @@ def test_vllm_agent_with_our_sft_adapter_acts_as_the_hf_agent(tmp_path, engines)
     adapter = result["model_dir"]
     greedy = {"temperature": 0.0, "max_new_tokens": 48, "model": "smollm2", "adapter": adapter}
     hf = play(tmp_path, "hf", {"name": "hf", **greedy})
-    vl = play(tmp_path, "vllm", {"name": "vllm", **greedy, "max_model_len": 4096})
+    vl = play(tmp_path, "vllm", {"name": "vllm", **greedy, "max_model_len": 4096, "adapter_mode": mode})
     assert hf.keys() == vl.keys() and len(hf) == 3
     for eid in hf:
         assert vl[eid].actions == hf[eid].actions, eid
@@ -59,14 +61,15 @@ trainer:
   name: rft
   iterations: 1
   temperature: 0.0
-  rollout_agent: {name: vllm, max_new_tokens: 48, max_model_len: 4096}
+  rollout_agent: {name: vllm, max_new_tokens: 48, max_model_len: 4096, adapter_mode: MODE}
   train: {model: smollm2, max_steps: 2, batch_size: 2, max_len: 1536, lr: 0.001}
 run: {num_envs: 3, progress: false}
 """
 
 
-def test_an_experiment_starts_one_engine_and_gives_each_iteration_its_adapter(tmp_path):
-    (tmp_path / "rft.yaml").write_text(SPEC)
+@pytest.mark.parametrize("mode", ["lora", "merge"])
+def test_an_experiment_gives_each_iteration_its_adapter(tmp_path, mode):
+    (tmp_path / "rft.yaml").write_text(SPEC.replace("MODE", mode))
     res = subprocess.run(harness_cmd() + ["-v", "train", str(tmp_path / "rft.yaml"), "-R", f"out_dir={tmp_path}",
                                           "-R", "name=exp"], env=cli_env(), cwd=REPO, capture_output=True,
                          text=True, timeout=1800)
@@ -77,6 +80,13 @@ def test_an_experiment_starts_one_engine_and_gives_each_iteration_its_adapter(tm
                 for rel in ("iter0/eval", "iter1/rollouts", "iter1/eval")}
     assert adapters["iter0/eval"] == adapters["iter1/rollouts"] == str(exp / "iter0" / "train" / "model")
     assert adapters["iter1/eval"] == str(exp / "iter1" / "train" / "model")
-    assert res.stderr.count("vllm engine started") == 1  # one engine for the three stages
-    assert f"vllm LoRA adapter 1: {exp / 'iter0' / 'train' / 'model'}" in res.stderr
-    assert f"vllm LoRA adapter 2: {exp / 'iter1' / 'train' / 'model'}" in res.stderr  # a new request, same engine
+    if mode == "lora":
+        assert res.stderr.count("vllm engine started") == 1  # one engine for the three stages
+        assert f"vllm LoRA adapter 1: {exp / 'iter0' / 'train' / 'model'}" in res.stderr
+        assert f"vllm LoRA adapter 2: {exp / 'iter1' / 'train' / 'model'}" in res.stderr  # a new request, same engine
+    else:
+        assert res.stderr.count("vllm engine started") == 2  # iter0's merged model served two stages
+        assert res.stderr.count("vllm merged adapter") == 2
+        assert f"vllm merged adapter: {exp / 'iter0' / 'train' / 'model'}" in res.stderr
+        assert f"vllm merged adapter: {exp / 'iter1' / 'train' / 'model'}" in res.stderr
+        assert "LoRA adapter" not in res.stderr
