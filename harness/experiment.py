@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ class ExperimentSpec(Strict):
     expert: AgentSpec | None = None
     expert_run: Path | None = Field(None, description="an existing run directory to use as the expert pool")
     experts: list[ExpertPool] | None = Field(None, description="several expert pools (instead of expert/expert_run)")
+    base_experiment: Path | None = Field(
+        None, description="an experiment whose expert pool and iteration 0 (SFT model and its evaluation) this one "
+                          "starts from instead of running them: trainers compared from one checkpoint")
     trainer: TrainerSpec
     run: RunOptions = RunOptions()
 
@@ -70,6 +74,8 @@ class ExperimentSpec(Strict):
              "trainer": self.trainer.model_dump(mode="json"), "run": self.run.model_dump(mode="json")}
         if self.experts is not None:  # absent otherwise: the specs of earlier experiments keep their hash
             d["experts"] = [p.resolved_dict() for p in self.experts]
+        if self.base_experiment is not None:  # likewise
+            d["base_experiment"] = str(self.base_experiment)
         return d
 
     def pools(self) -> list[ExpertPool]:
@@ -87,7 +93,10 @@ class ExperimentSpec(Strict):
 
 
 
-SECTIONS = {"task", "eval_task", "expert", "expert_run", "experts", "trainer", "run"}
+SECTIONS = {"task", "eval_task", "expert", "expert_run", "experts", "base_experiment", "trainer", "run"}
+# What decides an experiment's expert pool and iteration 0: equal in an experiment and its base_experiment.
+ITERATION0_KEYS = ("task", "eval_task", "expert", "expert_run", "experts", "trainer.train", "trainer.rollout_agent",
+                   "trainer.eval_temperature", "run.seed")
 
 
 def load_experiment_spec(path: Path | None, *, task=(), eval_task=(), expert=(), trainer=(), run=()) -> ExperimentSpec:
@@ -117,8 +126,9 @@ def load_experiment_spec(path: Path | None, *, task=(), eval_task=(), expert=(),
         run_opts = RunOptions.model_validate(data.get("run") or {})
     except Exception as exc:
         raise SpecError(f"{where}: run: {exc}") from None
-    return ExperimentSpec(task=task_spec, eval_task=eval_spec, expert=expert_spec,
-                                          expert_run=expert_run, experts=experts, trainer=trainer_spec, run=run_opts)
+    base = Path(data["base_experiment"]) if data.get("base_experiment") else None
+    return ExperimentSpec(task=task_spec, eval_task=eval_spec, expert=expert_spec, expert_run=expert_run,
+                          experts=experts, base_experiment=base, trainer=trainer_spec, run=run_opts)
 
 
 def _expert_pools(items: Any, where: str) -> list[ExpertPool]:
@@ -185,7 +195,37 @@ class Experiment:
             self.console.print(f"resuming experiment {self.path}")
             return
         self.path.mkdir(parents=True, exist_ok=True)
+        if self.spec.base_experiment is not None:
+            self._take_iteration0(Path(self.spec.base_experiment))
         self._write_spec(h)
+
+    def _take_iteration0(self, base: Path) -> None:
+        """Copy the base experiment's expert runs, iteration-0 evaluation and training result (which
+        names its model folder: the adapter is not copied) so that those stages resume as finished.
+        Refused unless the base decided them with this spec's options (ITERATION0_KEYS)."""
+        where = f"base_experiment: {base}"
+        if not (base / SPEC_FILE).is_file():
+            raise SpecError(f"{where} is not an experiment directory (no {SPEC_FILE})")
+        theirs = identity_of(yaml.safe_load((base / SPEC_FILE).read_text()) or {})
+        ours = self.spec.identity_dict()
+        differ = [k for k in ITERATION0_KEYS if _at(theirs, k) != _at(ours, k)]
+        if differ:
+            raise SpecError(f"{where}: its {', '.join(differ)} differ from this experiment's, so its iteration 0 is "
+                            "not this one's; use the same values (or no base_experiment)")
+        needed = [base / "iter0" / "train" / "result.json"] + (
+            [base / "iter0" / "eval" / "summary.json"] if self.spec.eval_task is not None else [])
+        missing = [str(p) for p in needed if not p.is_file()]
+        if missing:
+            raise SpecError(f"{where}: iteration 0 is not finished ({', '.join(missing)} missing); run "
+                            f"`harness train` on that experiment first")
+        stages = [p for p in ("expert", "experts", "iter0/eval") if (base / p).is_dir()]
+        for rel in stages:
+            shutil.copytree(base / rel, self.path / rel, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
+        (self.path / "iter0" / "train").mkdir(parents=True, exist_ok=True)
+        for name in ("result.json", "train_log.jsonl", "data.jsonl"):
+            if (base / "iter0" / "train" / name).is_file():
+                shutil.copy2(base / "iter0" / "train" / name, self.path / "iter0" / "train" / name)
+        self.log("base_experiment", base=str(base), copied=stages + ["iter0/train (result, log, data)"])
 
     def _write_spec(self, h: str) -> None:
         (self.path / SPEC_FILE).write_text(yaml.safe_dump(self.spec.resolved_dict(), sort_keys=False))
@@ -302,6 +342,12 @@ class Experiment:
         tmp = self.path / "summary.json.tmp"
         tmp.write_text(json.dumps({"trainer": self.spec.trainer.name, "iterations": iterations}, indent=2))
         os.replace(tmp, self.path / "summary.json")
+
+
+def _at(d: dict, dotted: str) -> Any:
+    for k in dotted.split("."):
+        d = d.get(k) if isinstance(d, dict) else None
+    return d
 
 
 def _changed_keys(a: Any, b: Any, prefix: str = "") -> list[str]:

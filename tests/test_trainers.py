@@ -285,3 +285,31 @@ def test_logits_only_where_trained_give_the_same_loss_and_gradients():
     assert rows == sum(sum(x != IGNORE for x in e["labels"][1:]) for e in batch) < full_rows  # a row per trained token
     assert loss == pytest.approx(full_loss, rel=1e-5)
     assert len(grads) == len(full_grads) and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(grads, full_grads))
+
+
+def test_an_experiment_starts_from_its_base_experiments_iteration0(tmp_path):
+    base, _ = run_train(tmp_path, "sft", name="base")
+    spec = tmp_path / "rft-on-base.yaml"
+    spec.write_text(SPEC % {"trainer": "rft", "extra": "iterations: 1\n  temperature: 0.0"}
+                    + f"base_experiment: {base}\n")
+    res = subprocess.run(harness_cmd() + ["train", str(spec), "-R", f"out_dir={tmp_path}", "-R", "name=rft"],
+                         env=cli_env(CI="true"), cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-4000:]
+    rft = tmp_path / "rft"
+    ours = json.loads((rft / "iter0" / "train" / "result.json").read_text())
+    assert ours == json.loads((base / "iter0" / "train" / "result.json").read_text())
+    assert ours["model_dir"] == str(base / "iter0" / "train" / "model")  # the base's model, not trained again
+    assert not (rft / "iter0" / "train" / "model").exists()
+    assert records(rft / "expert" / "episodes.jsonl") == records(base / "expert" / "episodes.jsonl")
+    assert records(rft / "iter0" / "eval" / "episodes.jsonl") == records(base / "iter0" / "eval" / "episodes.jsonl")
+    assert (rft / "iter1" / "train" / "result.json").is_file()
+    summary = json.loads((rft / "summary.json").read_text())
+    assert [it["iteration"] for it in summary["iterations"]] == [0, 1]
+    assert summary["iterations"][0]["eval"] == json.loads((base / "summary.json").read_text())["iterations"][0]["eval"]
+
+    other = tmp_path / "other-lr.yaml"  # a different training option: iteration 0 would differ
+    other.write_text(spec.read_text().replace("lr: 0.001", "lr: 0.002"))
+    res = subprocess.run(harness_cmd() + ["train", str(other), "-R", f"out_dir={tmp_path}", "-R", "name=other"],
+                         env=cli_env(CI="true"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "trainer.train" in res.stderr and "base_experiment" in res.stderr
+    assert not (tmp_path / "other" / "iter0").exists()
