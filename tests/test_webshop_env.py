@@ -76,10 +76,10 @@ def test_results_pages_ten_at_a_time_with_prev_and_next(env):
 
 
 def test_total_results_counts_only_matching_products(env):
-    hits = env.shop.search.search("tortoise")
+    hits = env.shop.search.search("ballet")
     assert 0 < len(hits) < 10
     assert (f"Page 1 (Total results: {len(hits)}) [SEP] Next > [SEP] {triples(env, hits)}"
-            in env.step("search[tortoise]").observation)
+            in env.step("search[ballet]").observation)
     env.step("click[Back to Search]")
     assert env.step("search[qwzx]").observation.endswith("Page 1 (Total results: 0) [SEP] Next >")
 
@@ -168,9 +168,9 @@ def test_subtasks_splits_and_honest_names(cache):
     assert all(st.id.startswith("mini:") and st.category.startswith("mini-") for st in everything)
     assert {st.category for st in everything} == {f"mini-{c}" for c in ("beauty", "electronics", "fashion", "food",
                                                                         "furniture")}
-    assert ids() == [f"mini:{i}" for i in range(50)]  # test is the default split
-    assert ids(split="dev") == [f"mini:{i}" for i in range(50, 100)]
-    assert ids(split="train") == [f"mini:{i}" for i in range(100, len(everything))]
+    assert ids() == [f"mini:{i}" for i in range(100)]  # test is the default split
+    assert ids(split="dev") == [f"mini:{i}" for i in range(100, 150)]
+    assert ids(split="train") == [f"mini:{i}" for i in range(150, len(everything))]
     assert ids(goals=[7, 3], limit=1) == ["mini:7"]
 
 
@@ -264,4 +264,4 @@ def test_harness_run_writes_per_category_solve_rates(tmp_path, cache):
     assert summary["categories"] and all(c.startswith("mini-") and v["win_rate"] == 1.0
                                          for c, v in summary["categories"].items())
     episodes = [json.loads(line) for line in (tmp_path / "runs" / "ws" / "episodes.jsonl").read_text().splitlines()]
-    assert sorted(e["subtask_id"] for e in episodes) == sorted(f"mini:{i}" for i in range(50, 60))
+    assert sorted(e["subtask_id"] for e in episodes) == sorted(f"mini:{i}" for i in range(100, 110))

@@ -1,12 +1,22 @@
 """webshop-mini: a small catalogue of our own in WebShop's data schema, for tests and offline demos.
 
 Generated deterministically (``random.Random(MINI_SEED)``) from the tables below: 35 product
-types in WebShop's five categories (beauty, electronics, fashion, food, furniture), 318
+types in WebShop's five categories (beauty, electronics, fashion, food, furniture), 378
 products (8 per type; 30 t-shirts and 24 phone cases, near-identical ones that push some
-products to later results pages) with attributes, size/colour/flavour/scent options (a tenth of
-the products have none), single prices and price ranges, and 256 human-style instructions (one
-for about three products in four). Each names the product's type and some of its attributes (21
-name only its kind, e.g. "gadget", and no attribute) and the value wanted for each option.
+products to later results pages; 12 premium ones for each of the 10 crowded types) with
+attributes, size/colour/flavour/scent options (a tenth of the products have none), single prices
+and price ranges, and human-style instructions (one for about three regular products in four, a
+second one for one in two). Each names the product's type and some of its attributes (some name
+only its kind, e.g. "gadget", and no attribute) and the value wanted for each option.
+
+Hard goals: in each crowded type (two per category) a premium line whose titles and descriptions
+name every attribute of the type, with every option, outranks the regular products, whose titles,
+descriptions and first bullet points (the searched text) name none (their attribute list and later
+bullet points still do, so they win); premium prices lie above every price limit of the type's
+instructions. So an
+instruction for a crowded type finds its product on results page 2 or later and nothing on page 1
+wins (the price point is lost): the path needs ``Next >``, the navigation skill the EEF paper saw
+its student learn from the expert's failures. The oracle marks such goals ``hard``.
 
 The data goes through the same loader as the official files (``catalogue.build_catalogue``), so
 goals get their price limits and their order exactly as WebShop's do. Buying an instruction's
@@ -30,6 +40,12 @@ PRODUCTS_PER_TYPE = 8
 # often not the best-scoring match and sits on a later results page.
 POPULAR = {"t-shirt": 30, "phone case": 24}
 INSTRUCTION_SHARE = 0.75
+SECOND_INSTRUCTION_SHARE = 0.5
+# Two crowded types per category (see the module's docstring): its premium line fills results page 1.
+CROWDED = {"shampoo", "deodorant", "bluetooth speaker", "wireless mouse", "running shoes", "sunglasses", "coffee beans",
+           "green tea", "office chair", "nightstand"}
+PREMIUM_PER_TYPE = 12
+PREMIUM_MARKUP = (60, 200)  # dollars above the type's highest regular price: above any price limit drawn
 NO_OPTIONS_SHARE = 0.1
 PRICE_RANGE_SHARE = 0.2
 
@@ -212,7 +228,7 @@ def raw_data() -> tuple[list[dict], dict, dict]:
     used: set[str] = set()
     for category, (root, types) in TYPES.items():
         for query, noun, path, option_pool, attribute_pool, (low, high) in types:
-            popular = query in POPULAR
+            popular, crowded = query in POPULAR, query in CROWDED
             for _ in range(POPULAR.get(query, PRODUCTS_PER_TYPE)):
                 asin = _asin(rng, used)
                 brand = rng.choice(BRANDS)
@@ -227,22 +243,40 @@ def raw_data() -> tuple[list[dict], dict, dict]:
                     pricing = f"${price:.2f} - ${price + rng.randint(2, 15):.2f}"
                 else:
                     pricing = f"${price:.2f}"
-                title = f"{brand} {noun} - {', '.join(a.title() for a in attrs[:2])}"
-                products.append({
-                    "asin": asin, "name": title, "category": category, "query": query,
-                    "product_category": f"{root} › {path}", "pricing": pricing,
-                    "full_description": f"The {brand} {noun.lower()} is {_and_list(attrs)}. "
-                                        f"Made for everyday use and backed by our satisfaction guarantee.",
-                    "small_description": [f"{a.upper()}: a {noun.lower()} that is {a}." for a in attrs[1:]]
-                                         + ["Ships in recyclable packaging."],
-                    "customization_options": {name: [{"value": v, "image": None} for v in values]
-                                              for name, values in options.items()},
-                    "images": [],
-                })
+                title = f"{brand} {noun}" if crowded else f"{brand} {noun} - {', '.join(a.title() for a in attrs[:2])}"
+                products.append(_product(asin, title, category, query, f"{root} › {path}", pricing, brand, noun, attrs,
+                                         options, searchable_attributes=not crowded))
                 attributes[asin] = {"attributes": attrs}
                 if rng.random() < INSTRUCTION_SHARE:
                     human[asin] = [_instruction(rng, category, query, attrs, options)]
+                    if rng.random() < SECOND_INSTRUCTION_SHARE:
+                        human[asin].append(_instruction(rng, category, query, attrs, options))
+            if crowded:  # the premium line: every attribute, every option, priced out of every goal
+                for _ in range(PREMIUM_PER_TYPE):
+                    asin = _asin(rng, used)
+                    brand = rng.choice(BRANDS)
+                    pricing = f"${_price(rng, high + PREMIUM_MARKUP[0], high + PREMIUM_MARKUP[1]):.2f}"
+                    title = f"{brand} Premium {noun} - {', '.join(a.title() for a in attribute_pool)}"
+                    products.append(_product(asin, title, category, query, f"{root} › {path}", pricing, brand, noun,
+                                             list(attribute_pool), dict(option_pool)))
+                    attributes[asin] = {"attributes": list(attribute_pool)}
     return products, attributes, human
+
+
+def _product(asin: str, title: str, category: str, query: str, product_category: str, pricing: str, brand: str,
+             noun: str, attrs: list[str], options: dict[str, list[str]], searchable_attributes: bool = True) -> dict:
+    description = f"The {brand} {noun.lower()}{' is ' + _and_list(attrs) if searchable_attributes else ''}."
+    bullets = [f"{a.upper()}: a {noun.lower()} that is {a}." for a in attrs[1:]]
+    packaging = ["Ships in recyclable packaging."]
+    return {
+        "asin": asin, "name": title, "category": category, "query": query, "product_category": product_category,
+        "pricing": pricing,
+        "full_description": f"{description} Made for everyday use and backed by our satisfaction guarantee.",
+        "small_description": bullets + packaging if searchable_attributes else packaging + bullets,
+        "customization_options": {name: [{"value": v, "image": None} for v in values]
+                                  for name, values in options.items()},
+        "images": [],
+    }
 
 
 def _instruction(rng: random.Random, category: str, query: str, attrs: list[str],

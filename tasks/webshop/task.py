@@ -3,7 +3,7 @@
 Splits are the published baselines' (WebShop's IL/RL code, then ETO/IPR/EEF): over the shuffled
 human goals, test = goals 0-499, dev = 500-1499, train = the rest. The baselines use them with
 the full catalogue (items_shuffle.json); with the 1000-product files the goals are fewer and the
-same cut points apply. webshop-mini cuts its own goals at 50 and 100 the same way.
+same cut points apply. webshop-mini cuts its own goals at 100 and 150 the same way (test 100, dev 50, train 231).
 """
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ class WebShopMiniTask(_ShopTask):
     """WebShop's environment and reward on a small shipped catalogue of our own (not WebShop data)."""
 
     Config = WebShopMiniConfig
-    split_points = (50, 100)
+    split_points = (100, 150)
     id_prefix = "mini"
     category_prefix = "mini-"
 
