@@ -153,7 +153,9 @@ def show(run_dir: Path, episodes: bool):
 @click.option("-O", "--trainer", "trainer_over", multiple=True, metavar="KEY=VALUE",
               help="override a trainer option (e.g. train.epochs=1)")
 @click.option("-R", "--run", "run_over", multiple=True, metavar="KEY=VALUE", help="override a run option")
-def train(spec_file, task_over, eval_over, expert_over, trainer_over, run_over):
+@click.option("-B", "--base-experiment", "base", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="start from this experiment's expert pool and iteration 0 (sets base_experiment)")
+def train(spec_file, task_over, eval_over, expert_over, trainer_over, run_over, base):
     """Expert collection -> SFT/RFT/EEF iterations -> evaluation, resumable stage by stage.
 
     Running the same command again after a crash continues where it stopped.
@@ -162,7 +164,7 @@ def train(spec_file, task_over, eval_over, expert_over, trainer_over, run_over):
 
     console = err_console
     spec = load_experiment_spec(spec_file, task=task_over, eval_task=eval_over, expert=expert_over,
-                                trainer=trainer_over, run=run_over)
+                                trainer=trainer_over, run=run_over, base_experiment=base)
     exp = run_experiment(spec, console)
     console.print(f"experiment finished: {exp.path}  (harness leaderboard {exp.path})")
 

@@ -99,8 +99,11 @@ ITERATION0_KEYS = ("task", "eval_task", "expert", "expert_run", "experts", "trai
                    "trainer.eval_temperature", "run.seed")
 
 
-def load_experiment_spec(path: Path | None, *, task=(), eval_task=(), expert=(), trainer=(), run=()) -> ExperimentSpec:
+def load_experiment_spec(path: Path | None, *, task=(), eval_task=(), expert=(), trainer=(), run=(),
+                         base_experiment: Path | None = None) -> ExperimentSpec:
     data: dict = read_spec_file(path) if path is not None else {}
+    if base_experiment is not None:
+        data["base_experiment"] = str(base_experiment)
     where = str(path) if path is not None else "<command line>"
     unknown = set(data) - SECTIONS
     if unknown:

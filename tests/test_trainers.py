@@ -308,8 +308,9 @@ def test_an_experiment_starts_from_its_base_experiments_iteration0(tmp_path):
     assert summary["iterations"][0]["eval"] == json.loads((base / "summary.json").read_text())["iterations"][0]["eval"]
 
     other = tmp_path / "other-lr.yaml"  # a different training option: iteration 0 would differ
-    other.write_text(spec.read_text().replace("lr: 0.001", "lr: 0.002"))
-    res = subprocess.run(harness_cmd() + ["train", str(other), "-R", f"out_dir={tmp_path}", "-R", "name=other"],
+    other.write_text(SPEC % {"trainer": "rft", "extra": "iterations: 1"})
+    res = subprocess.run(harness_cmd() + ["train", str(other), "-O", "train.lr=0.002", "--base-experiment", str(base),
+                                          "-R", f"out_dir={tmp_path}", "-R", "name=other"],
                          env=cli_env(CI="true"), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "trainer.train" in res.stderr and "base_experiment" in res.stderr
     assert not (tmp_path / "other" / "iter0").exists()
