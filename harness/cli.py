@@ -166,7 +166,8 @@ def train(spec_file, task_over, eval_over, expert_over, trainer_over, run_over, 
     spec = load_experiment_spec(spec_file, task=task_over, eval_task=eval_over, expert=expert_over,
                                 trainer=trainer_over, run=run_over, base_experiment=base)
     exp = run_experiment(spec, console)
-    console.print(f"experiment finished: {exp.path}  (harness leaderboard {exp.path})")
+    if exp is not None:  # None: a process that only joined the training stages (accelerate launch)
+        console.print(f"experiment finished: {exp.path}  (harness leaderboard {exp.path})")
 
 
 def _register_subcommands() -> None:

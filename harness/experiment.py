@@ -30,6 +30,7 @@ from rich.console import Console
 
 from . import registry
 from .errors import Interrupted, RunStoreError, SpecError
+from .ranks import run_on_main
 from .rollout import EpisodeJob
 from .run import execute
 from .rundir import META_FILE, SPEC_FILE, Meta, utc_now
@@ -378,9 +379,14 @@ class Trainer:
         raise NotImplementedError
 
 
-def run_experiment(spec: ExperimentSpec, console: Console | None = None) -> "Experiment":
-    """`harness train`: the trainer the spec names, on its experiment directory (resumed if there)."""
-    trainer = registry.create("trainer", spec.trainer)
-    exp = Experiment(spec, console=console)
-    trainer.run(exp)
-    return exp
+def run_experiment(spec: ExperimentSpec, console: Console | None = None) -> "Experiment | None":
+    """`harness train`: the trainer the spec names, on its experiment directory (resumed if there).
+    Under `accelerate launch` the main process runs it and the others only join its fine-tuning
+    stages (harness/ranks.py); they return None."""
+    def run() -> Experiment:
+        trainer = registry.create("trainer", spec.trainer)
+        exp = Experiment(spec, console=console)
+        trainer.run(exp)
+        return exp
+
+    return run_on_main(run)

@@ -8,7 +8,8 @@ our tokens through and the collator gives TRL our mask as its `completion_mask`.
 loss, the reference and the logs. The reference is the policy the stage starts from: with LoRA, TRL
 keeps a frozen copy of that adapter ("ref"); with full fine-tuning, a second copy of the model.
 
-Stages resume like `fine_tune`: checkpoints in `<stage>/checkpoints`, result.json when finished.
+Stages resume like `fine_tune`: checkpoints in `<stage>/checkpoints`, result.json when finished; on
+several processes (`accelerate launch`) only the main one writes.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from pydantic import Field
 
 from harness.errors import HarnessError
+from harness.ranks import is_main, shared_stage
 from harness.specs import Strict
 
 from .data import Pair, encode_pair
@@ -83,6 +85,7 @@ def _trl_dpo_trainer():
     return TokenDPOTrainer, DPOConfig
 
 
+@shared_stage
 def dpo_tune(pairs: list[Pair], policy: dict, opts: TrainOptions, *, beta: float, lr: float, dpo: DPOOptions,
              out_dir: Path) -> dict:
     """Train ``policy`` (a stage result: an adapter on a base model, or a full model) by DPO on ``pairs``,
@@ -95,7 +98,8 @@ def dpo_tune(pairs: list[Pair], policy: dict, opts: TrainOptions, *, beta: float
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if is_main():
+        out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = load_tokenizer(policy["model_dir"])  # saved with the policy: the same as its base's
     examples = [encode_pair(p, tokenizer) for p in pairs]
     kept = [e for e in examples if e.longest <= opts.max_len]

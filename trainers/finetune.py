@@ -1,8 +1,10 @@
 """One fine-tuning stage: LoRA (peft) by default, full fine-tuning optional, transformers Trainer.
 
-`accelerate launch` runs the same code on several GPUs (Trainer is accelerate-native). Stages are
-resumable: checkpoints land in `<stage>/checkpoints` and a restarted stage continues from the
-last one; a finished stage (result.json present) is not trained again.
+`accelerate launch` runs a stage on several processes (Trainer is accelerate-native; see
+harness/ranks.py for a whole experiment): every process trains, only the main one writes the
+stage's files, and all return the main one's result. Stages are resumable: checkpoints land in
+`<stage>/checkpoints` and a restarted stage continues from the last one; a finished stage
+(result.json present) is not trained again.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from harness.ranks import is_main, shared_stage
 from harness.specs import Strict
 
 from .data import IGNORE, encode_all, export_messages_jsonl
@@ -102,6 +105,7 @@ def stage_result(out_dir: Path) -> dict | None:
     return json.loads(f.read_text()) if f.is_file() else None
 
 
+@shared_stage
 def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | None = None) -> dict:
     """Train on ``trajs`` (their per-message train flags are the loss mask); returns the stage result."""
     out_dir = Path(out_dir)
@@ -109,19 +113,21 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
     if done is not None:
         return done
     import torch
-    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, set_seed
 
     from harness.models import resolve_model
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     trajs = list(trajs)
     base = resolve_model(opts.model)
     tokenizer = load_tokenizer(base)
     examples, stats = encode_all(trajs, tokenizer, opts.max_len)
-    export_messages_jsonl(trajs, out_dir / "data.jsonl")  # the exact data set, inspectable and reusable
+    if is_main():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        export_messages_jsonl(trajs, out_dir / "data.jsonl")  # the exact data set, inspectable and reusable
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16 if torch.cuda.is_available()
                                                  else torch.float32)
     collator = _Collator(tokenizer.pad_token_id, only_trained_logits=_accepts_logits_mask(model))
+    set_seed(opts.seed)  # a new adapter's random init (Trainer seeds only later): same seed, same run
     if opts.lora is not None:
         from peft import LoraConfig, PeftModel, get_peft_model
         if init_adapter is not None:  # continue from the previous iteration's adapter
@@ -170,26 +176,34 @@ def training_arguments(args_class, opts: TrainOptions, out_dir: Path, *, epochs:
 
 def train_stage(trainer, tokenizer, out_dir: Path, result: dict, save_adapters: list[str] | None = None) -> dict:
     """Train (resuming from the last complete checkpoint), save the model and the log, and write the
-    stage's result.json last: a stage with one is finished. ``result`` holds what the caller knows."""
+    stage's result.json last: a stage with one is finished. ``result`` holds what the caller knows.
+    On several processes every one trains; the main one writes and its result is returned by all."""
+    from accelerate.utils import broadcast_object_list
+
+    accelerator = trainer.accelerator
     ckpt_dir = Path(out_dir) / "checkpoints"
-    resume = last_complete_checkpoint(ckpt_dir)
+    # the main process removes torn checkpoints; every process resumes from the one it chose
+    resume = broadcast_object_list([last_complete_checkpoint(ckpt_dir) if is_main() else None])[0]
     t0 = time.monotonic()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.monotonic() - t0
     model_dir = Path(out_dir) / MODEL_DIR
-    if save_adapters is not None:
-        trainer.model.save_pretrained(model_dir, selected_adapters=save_adapters)
-    else:
-        trainer.model.save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    with open(Path(out_dir) / "train_log.jsonl", "w") as fh:
-        for h in trainer.state.log_history:
-            fh.write(json.dumps(h) + "\n")
-    result = {"model_dir": str(model_dir), **result, "steps": trainer.state.global_step,
-              "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
-              "seconds": round(seconds, 3), "resumed_from": resume}
-    tmp = Path(out_dir) / (RESULT_FILE + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, Path(out_dir) / RESULT_FILE)
-    return result
+    weights = accelerator.get_state_dict(trainer.model_wrapped)  # every process: FSDP/ZeRO gather on the main one
+    if is_main():
+        model = accelerator.unwrap_model(trainer.model)
+        if save_adapters is not None:
+            model.save_pretrained(model_dir, state_dict=weights, selected_adapters=save_adapters)
+        else:
+            model.save_pretrained(model_dir, state_dict=weights)
+        tokenizer.save_pretrained(model_dir)
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]  # averaged over the processes
+        with open(Path(out_dir) / "train_log.jsonl", "w") as fh:
+            for h in trainer.state.log_history:
+                fh.write(json.dumps(h) + "\n")
+        result = {"model_dir": str(model_dir), **result, "steps": trainer.state.global_step,
+                  "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+                  "seconds": round(seconds, 3), "resumed_from": resume, "processes": accelerator.num_processes}
+        tmp = Path(out_dir) / (RESULT_FILE + ".tmp")
+        tmp.write_text(json.dumps(result, indent=2))
+        os.replace(tmp, Path(out_dir) / RESULT_FILE)
+    return broadcast_object_list([result if is_main() else None])[0]
