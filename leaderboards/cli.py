@@ -19,12 +19,14 @@ from .render import FORMATS
               help="head-to-head: subtasks A solves that B never does, and the reverse (labels or run directories)")
 @click.option("--label", "labels", multiple=True, metavar="RUN=NAME",
               help="show run RUN (a run directory or its default label) as NAME; repeatable")
+@click.option("--pool", is_flag=True,
+              help="runs given one label are one row, their episodes pooled (e.g. the seeds of a method)")
 @click.option("--strict", is_flag=True,
               help="refuse runs whose protocols (env/data versions, prompt, step limits, panel) differ")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="rich", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="write to this file instead of standard output")
-def leaderboard(paths, common, per_subtask, actions, vs, labels, strict, fmt, output):
+def leaderboard(paths, common, per_subtask, actions, vs, labels, pool, strict, fmt, output):
     """Leaderboard of run directories, or of every run below experiment directories.
 
     One row per run, one column per category (subtasks solved), then the overall win rate
@@ -50,7 +52,7 @@ def leaderboard(paths, common, per_subtask, actions, vs, labels, strict, fmt, ou
         if not sep or not run or not name:
             raise click.BadParameter(f"{item!r}: expected RUN=NAME", param_hint="--label")
         label_map[run] = name
-    lb = build(inputs, common=common, labels=label_map, strict=strict)
+    lb = build(inputs, common=common, labels=label_map, strict=strict, pool=pool)
     if vs:
         view = head_to_head(lb.find(vs[0]), lb.find(vs[1]))
     else:

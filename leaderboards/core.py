@@ -71,6 +71,12 @@ class Run:
     summary_complete: bool | None  # summary.json's `complete`; None when absent
     protocol: dict | None = None  # meta.json's protocol record (harness.protocol); None for older runs
     protocol_group: int = 1  # rows with equal comparable protocol fields share a group (1, 2, ...)
+    pooled: list[Path] = field(default_factory=list)  # the run directories a pooled row sums (see pool_runs)
+
+    @property
+    def paths(self) -> list[Path]:
+        """The run directories whose episodes this row counts."""
+        return self.pooled or [self.path]
 
     @property
     def episodes(self) -> int:
@@ -275,18 +281,21 @@ class Leaderboard:
 
 
 def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str, str] | None = None,
-          strict: bool = False) -> Leaderboard:
+          strict: bool = False, pool: bool = False) -> Leaderboard:
     """The leaderboard of every run at or below ``paths``.
 
     ``labels`` maps a run directory or a default label to the label to show. With ``common``,
     every row is computed on the subtasks all runs share; without it, rows over different
     panels carry a warning saying so. Rows are grouped by protocol (``harness.protocol``): a
-    warning names each field in which they differ, and ``strict`` refuses to mix them.
+    warning names each field in which they differ, and ``strict`` refuses to mix them. With
+    ``pool``, runs given one label are one row (``pool_runs``).
     """
     runs = [load_run(p) for p in find_runs(paths)]
     if not runs:
         raise LeaderboardError("no run or experiment directory given")
-    _apply_labels(runs, labels or {})
+    _apply_labels(runs, labels or {}, unique=not pool)
+    if pool:
+        runs = pool_runs(runs)
     protocol_warnings = _group_by_protocol(runs)
     if strict and protocol_warnings:
         raise LeaderboardError("--strict: the runs do not share one protocol:\n  " + "\n  ".join(protocol_warnings))
@@ -325,6 +334,38 @@ def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str
                        protocol_groups=max(run.protocol_group for run in runs))
 
 
+def pool_runs(runs: list[Run]) -> list[Run]:
+    """Runs sharing a label as one row (e.g. the seeds of one method): each subtask's episodes,
+    successes and scores summed over the runs, as if one run had played them all (a subtask is
+    solved when any of its episodes succeeds); runs of different tasks or protocols are refused."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.label, []).append(run)
+    out = []
+    for label, group in groups.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        if len({r.task for r in group}) > 1 or len({json.dumps(comparable(r.protocol or {}), sort_keys=True)
+                                                   for r in group}) > 1:
+            raise LeaderboardError(f"--pool: the runs labelled {label!r} differ in task or protocol: "
+                                   + ", ".join(str(r.path) for r in group))
+        subtasks: dict[SubtaskKey, SubtaskResult] = {}
+        for r in group:
+            for k, res in r.subtasks.items():
+                acc = subtasks.setdefault(k, SubtaskResult(res.task, res.subtask_id, res.category))
+                acc.episodes += res.episodes
+                acc.successes += res.successes
+                acc.score_sum += res.score_sum
+        expected = [r.expected_episodes for r in group]
+        out.append(Run(path=group[0].path, label=label, task=group[0].task, agent=group[0].agent, subtasks=subtasks,
+                       errors=sum(r.errors for r in group),
+                       expected_episodes=None if None in expected else sum(expected),
+                       summary_complete=all(r.summary_complete for r in group), protocol=group[0].protocol,
+                       pooled=[r.path for r in group]))
+    return out
+
+
 def _group_by_protocol(runs: list[Run]) -> list[str]:
     """Number the runs' protocol groups; a warning per differing field, naming it and each row's value."""
     known = [run for run in runs if run.protocol is not None]
@@ -342,14 +383,16 @@ def _group_by_protocol(runs: list[Run]) -> list[str]:
     return out
 
 
-def _apply_labels(runs: list[Run], labels: dict[str, str]) -> None:
-    """Apply overrides (by path or default label); then make duplicate labels unique with the path."""
+def _apply_labels(runs: list[Run], labels: dict[str, str], unique: bool = True) -> None:
+    """Apply overrides (by path or default label); then (``unique``) make duplicate labels unique with the path."""
     for key, new in labels.items():
         matched = [run for run in runs if run.label == key or run.path.resolve() == Path(key).resolve()]
         if not matched:
             raise LeaderboardError(f"--label {key}={new}: {key!r} matches no run directory or label")
         for run in matched:
             run.label = new
+    if not unique:
+        return
     counts = Counter(run.label for run in runs)
     for run in runs:
         if counts[run.label] > 1:
@@ -463,7 +506,7 @@ class ActionUse:
         for run in runs:
             kind_of = _action_kind_of(run.task)
             n, per_episode, per_action = 0, Counter(), Counter()
-            for b in RunStore.open(run.path).iter_latest_briefs(_ActionBrief):
+            for b in (b for path in run.paths for b in RunStore.open(path).iter_latest_briefs(_ActionBrief)):
                 if b.status != "ok" or (b.task, b.subtask_id) not in panel:
                     continue
                 kinds = [kind_of(s.action) for s in b.steps[b.prefix_steps:]]  # the agent's own steps

@@ -385,3 +385,24 @@ def test_solve_rate_per_iteration_picture(tmp_path):
     assert "<svg" not in render(build([tmp_path / "expert"]), "html")  # nothing to draw
     res = cli(tmp_path / "expert", "--format", "svg")
     assert res.returncode != 0 and "draws solve rates per iteration" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_pool_sums_the_runs_given_one_label(exp, tmp_path):
+    """Two seeds of a method as one row: episodes, successes and scores add up per subtask."""
+    seed1 = write_run(tmp_path / "eef-s1", RFT, expected=10, agent={"name": "hf", "model": "/models/eef-s1"})
+    labels = {str(exp / "eef"): "EEF", str(seed1): "EEF", str(exp / "rft"): "RFT"}
+    lb = build([exp / "eef", seed1, exp / "rft"], labels=labels, pool=True)
+    assert [r.label for r in lb.rows] == ["EEF", "RFT"]
+    eef = rows(lb)["EEF"]
+    assert eef.run.paths == [exp / "eef", seed1] and eef.run.complete
+    assert (eef.overall.episodes, eef.overall.successes, eef.overall.score_sum) == (20, 7, 870)
+    assert eef.overall.win_rate == pytest.approx(7 / 20)
+    assert eef.overall.solved == 4  # b1 b2 b3 m1: solved by an episode of either seed
+    assert eef.categories["melt"].solved == 1 and eef.categories["boil"].solved == 3
+    assert rows(lb)["RFT"].overall.episodes == 10
+    unpooled = build([exp / "eef", seed1], labels={str(exp / "eef"): "EEF", str(seed1): "EEF"})
+    assert len(unpooled.rows) == 2  # without --pool one label is two rows, told apart by their paths
+    other = write_run(tmp_path / "other-task", RFT, expected=10)
+    (other / "spec.yaml").write_text(yaml.safe_dump({"task": {"name": "webshop"}, "agent": {"name": "hf"}}))
+    with pytest.raises(LeaderboardError, match="differ in task"):
+        build([exp / "eef", other], labels={str(exp / "eef"): "X", str(other): "X"}, pool=True)
