@@ -42,3 +42,24 @@ def cut_after_action(text: str) -> str:
         return text.strip()
     j = text.find("\n", i)
     return (text if j < 0 else text[:j]).strip()
+
+
+def example_text(example: list[tuple[str, str | None]], label_first_observation: bool = False) -> str:
+    """An in-context example episode: ``(thought, action)`` turns and ``(observation, None)`` ones, the
+    first observation unlabelled unless ``label_first_observation`` (it reads as the task's own text)."""
+    lines = []
+    for text, action in example:
+        if action is not None:
+            lines.append(f"Thought: {text}\nAction: {action}")
+        else:
+            lines.append(f"Observation: {text}" if lines or label_first_observation else text)
+    return "\n".join(lines)
+
+
+def first_message(instruction: str, example: str | None, first_observation: str) -> str:
+    """The episode's first user message: the instruction, the example episode (if any), the first observation."""
+    parts = [instruction]
+    if example is not None:
+        parts.append("Here is an example of a whole episode:\n" + example)
+    parts.append("Now it is your turn.\n" + first_observation)
+    return "\n\n".join(parts)

@@ -6,6 +6,8 @@ without its "-= Welcome to TextWorld, ALFRED! =-" banner. The wording and the ex
 (the example's bathroom is in no game); its commands are those of the engine's grammar in alfworld
 0.4.2 ("move X to Y", where older releases said "put X in/on Y").
 """
+from harness import react
+
 
 INSTRUCTION = """You are in a household and have to complete a task by interacting with the room.
 First you see the room and your task. Every turn, think about what you know and what to do next, then \
@@ -47,19 +49,6 @@ EXAMPLE = [
 ]
 
 
-def example_text() -> str:
-    lines = []
-    for text, action in EXAMPLE:
-        if action is None:
-            lines.append(text if not lines else f"Observation: {text}")
-        else:
-            lines.append(f"Thought: {text}\nAction: {action}")
-    return "\n".join(lines)
-
-
 def first_message(first_observation: str, with_example: bool = True) -> str:
-    parts = [INSTRUCTION]
-    if with_example:
-        parts.append("Here is an example of a whole episode:\n" + example_text())
-    parts.append("Now it is your turn.\n" + first_observation)
-    return "\n\n".join(parts)
+    example = react.example_text(EXAMPLE) if with_example else None
+    return react.first_message(INSTRUCTION, example, first_observation)

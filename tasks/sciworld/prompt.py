@@ -4,6 +4,8 @@ Same shape as the published ScienceWorld baselines (ETO, IPR, EEF): the reply fo
 "Thought: ...\nAction: ...", observations come back as "Observation: ...". The wording and the
 example are ours; the example is a real episode of find-plant (train variation 2).
 """
+from harness import react
+
 
 INSTRUCTION = """You are an agent doing an elementary science experiment in a simulated world.
 The world has these rooms: kitchen, foundry, workshop, bathroom, outside, living room, bedroom, greenhouse, \
@@ -52,19 +54,6 @@ EXAMPLE = [
 ]
 
 
-def example_text() -> str:
-    lines = []
-    for text, action in EXAMPLE:
-        if action is None:
-            lines.append(text if not lines else f"Observation: {text}")
-        else:
-            lines.append(f"Thought: {text}\nAction: {action}")
-    return "\n".join(lines)
-
-
 def first_message(task_description: str, with_example: bool = True) -> str:
-    parts = [INSTRUCTION]
-    if with_example:
-        parts.append("Here is an example of a whole episode:\n" + example_text())
-    parts.append("Now it is your turn.\n" + task_description.strip())
-    return "\n\n".join(parts)
+    example = react.example_text(EXAMPLE) if with_example else None
+    return react.first_message(INSTRUCTION, example, task_description.strip())

@@ -4,6 +4,8 @@ Same shape as the published WebShop baselines (ETO, IPR, EEF): replies are "Thou
 ...", observations come back as "Observation: ...". The wording and the example are ours; the
 example's shop and products are made up (they are in neither catalogue).
 """
+from harness import react
+
 
 INSTRUCTION = """You are shopping in a web store for the product an instruction describes.
 Every turn you see the current page: its texts separated by [SEP]. Buttons and product IDs on it can be clicked.
@@ -37,16 +39,6 @@ EXAMPLE = [
 ]
 
 
-def example_text() -> str:
-    lines = []
-    for text, action in EXAMPLE:
-        lines.append(f"Observation: {text}" if action is None else f"Thought: {text}\nAction: {action}")
-    return "\n".join(lines)
-
-
 def first_message(first_observation: str, with_example: bool = True) -> str:
-    parts = [INSTRUCTION]
-    if with_example:
-        parts.append("Here is an example of a whole episode:\n" + example_text())
-    parts.append("Now it is your turn.\n" + first_observation)
-    return "\n\n".join(parts)
+    example = react.example_text(EXAMPLE, label_first_observation=True) if with_example else None
+    return react.first_message(INSTRUCTION, example, first_observation)
