@@ -23,26 +23,13 @@ from importlib.util import find_spec
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved, keep_envs_across_runs, quick_mode, report, timed  # noqa: E402
+from common import FixedActions, interleaved, keep_envs_across_runs, quick_mode, report, timed  # noqa: E402
 
-from harness import Agent, AgentReply, AgentSpec  # noqa: E402
-from harness.react import format_reply  # noqa: E402
 from harness.rollout import EpisodeJob, RolloutEngine  # noqa: E402
 from harness.tasks.alfworld import AlfWorldMiniConfig, AlfWorldMiniTask  # noqa: E402
 from harness.tasks.alfworld import engine as engine_module  # noqa: E402
 
 
-class FixedActions(Agent):
-    """Replies with a fixed action list per subtask (no oracle: the env resets as for any model)."""
-    batched = False
-
-    def __init__(self, actions: dict[str, list[str]]):
-        super().__init__(AgentSpec(name="fixed"))
-        self.actions = actions
-
-    def act(self, requests):
-        return [AgentReply(text=format_reply("next", self.actions[r.episode_id.split("#")[0]][r.step]))
-                for r in requests]
 
 
 def engine_env(game_file: str):

@@ -1,10 +1,13 @@
-"""Helpers shared by the benchmarks: timing with medians, and one printed table per benchmark."""
+"""Helpers shared by the benchmarks: timing with medians, one printed table per benchmark, a fixed-action agent."""
 from __future__ import annotations
 
 import json
 import statistics
 import time
 from typing import Callable
+
+from harness import Agent, AgentReply, AgentSpec
+from harness.react import format_reply
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
@@ -55,3 +58,16 @@ def quick_mode() -> bool:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer cases and repetitions (CI)")
     return ap.parse_args().quick
+
+
+class FixedActions(Agent):
+    """Replies with a fixed action list per subtask (no oracle: the env starts as for any model)."""
+    batched = False
+
+    def __init__(self, actions: dict[str, list[str]]):
+        super().__init__(AgentSpec(name="fixed"))
+        self.actions = actions
+
+    def act(self, requests):
+        return [AgentReply(text=format_reply("next", self.actions[r.episode_id.split("#")[0]][r.step]))
+                for r in requests]
