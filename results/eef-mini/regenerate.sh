@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Regenerates the published tables of the CPU-scale EEF comparison from the kept run directories.
+#   bash results/eef-mini/regenerate.sh            (tables from results/eef-mini/runs)
+#   KEEP=1 EXP=<dir> bash results/eef-mini/regenerate.sh   (first refresh the kept copies from the
+#                                                   experiments run.sh played in EXP, default experiments)
+# Rows: SFT (iteration 0, from the sft experiment), then each method's iterations; per seed, and
+# pooled over seeds (--pool: a subtask's episodes of every seed in one row).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+H=${HARNESS:-.venv/bin/harness}
+OUT=results/eef-mini
+RUNS=$OUT/runs
+if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluation runs, summaries, EEF decisions, logs
+  EXP=${EXP:-experiments}
+  rm -rf "$RUNS" && mkdir -p "$RUNS"
+  for src in "$EXP"/eef-mini-s*-*; do
+    dst=$RUNS/$(basename "$src" | sed 's/^eef-mini-//')
+    mkdir -p "$dst"
+    cp "$src"/{spec.yaml,meta.json,progress.jsonl} "$dst"/
+    [ -f "$src/summary.json" ] && cp "$src/summary.json" "$dst"/
+    case $dst in *-sft) cp -r "$src/expert" "$dst"/ ;; esac
+    for it in "$src"/iter*; do
+      i=$(basename "$it")
+      case $dst:$i in *-sft:*|*:iter[1-9]*) ;; *) continue ;; esac  # iteration 0 is the sft experiment's
+      [ -d "$it/eval" ] || continue
+      mkdir -p "$dst/$i/train"
+      cp -r "$it/eval" "$dst/$i/" && rm -f "$dst/$i/eval/.lock"
+      for f in result.json train_log.jsonl; do [ -f "$it/train/$f" ] && cp "$it/train/$f" "$dst/$i/train/"; done
+      for f in eef_log.jsonl; do [ -f "$it/$f" ] && cp "$it/$f" "$dst/$i/"; done
+    done
+  done
+  find "$RUNS" -name .lock -delete
+fi
+evals=() per_seed=() pooled=()
+for run in $(find "$RUNS" -path '*/iter*/eval' -name eval | sort -V); do
+  exp=$(basename "$(dirname "$(dirname "$run")")")  # s<seed>-<method>
+  it=$(basename "$(dirname "$run")")
+  seed=${exp%%-*} method=${exp#*-}
+  name=$(case $method in sft) echo "SFT";; rft) echo "RFT";; rftx6) echo "RFT×6";; eef) echo "EEF";; *) echo "$method";; esac)
+  evals+=("$run")
+  per_seed+=(--label "$run=$name $it $seed")
+  pooled+=(--label "$run=$name $it")
+done
+experts=$(find "$RUNS" -path '*-sft/expert' -name expert | sort -V)
+$H leaderboard "${evals[@]}" "${per_seed[@]}" --format markdown -o $OUT/leaderboard-per-seed.md
+$H leaderboard "${evals[@]}" "${pooled[@]}" --pool --format markdown -o $OUT/leaderboard.md
+$H leaderboard "${evals[@]}" "${pooled[@]}" --pool --format html -o $OUT/leaderboard.html
+$H leaderboard "${evals[@]}" "${pooled[@]}" --pool --actions --format markdown -o $OUT/actions.md
+# shellcheck disable=SC2086
+$H leaderboard $experts --format markdown -o $OUT/expert-pool.md
