@@ -48,7 +48,7 @@ def report(name: str, rows: list[dict], ratios: dict[str, float], targets: dict[
         print("  " + "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     for k, v in ratios.items():
         tgt = f"  (target {targets[k]})" if targets and k in targets else ""
-        print(f"  RATIO {k}: {v:.2f}x{tgt}")
+        print(f"  RATIO {k}: {v:.2f}x{tgt}" if v >= 0.1 else f"  RATIO {k}: {v:.2g}x{tgt}")  # small ones keep 2 digits
     print("JSON " + json.dumps({"bench": name, "rows": rows, "ratios": ratios}))
 
 
