@@ -9,7 +9,7 @@ from conftest import REPO, TOY_AGENT, TOY_TASK, cli_env, harness_cmd
 from harness.errors import RunStoreError
 from harness.rundir import FORMAT_VERSION, kind_of, read_meta
 
-KEPT = sorted(p.parent for p in (REPO / "results").rglob("meta.json"))
+KEPT = sorted(p.parent for p in (REPO / "results" / "cpu-sciworld").rglob("meta.json"))  # written before versions
 
 
 def show(path):
