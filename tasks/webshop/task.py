@@ -16,9 +16,9 @@ import re
 import threading
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from harness import Subtask, Task, TaskSpec, register_task
 from harness.errors import SpecError
@@ -59,6 +59,15 @@ class _ShopConfig(TaskSpec):
                           f"default: {DEFAULT_SPACY_MODEL}, the original's, which is not on PyPI")
     price_seed: int = Field(0, description="seed of the drawn prices and price limits (unseeded in the original)")
     icl_example: bool = Field(True, description="include the worked example in the prompt")
+
+    # Options added after runs were kept, at these values, are left out of the resolved spec: the specs
+    # (and identity hashes) of runs and experiments written before them stay equal, so they still resume.
+    _ADDED_AT: ClassVar[dict[str, object]] = {"spacy_model": None, "goal_source": "human"}
+
+    @model_serializer(mode="wrap")
+    def _without_added_defaults(self, handler):
+        d = handler(self)
+        return {k: v for k, v in d.items() if k not in self._ADDED_AT or v != self._ADDED_AT[k]}
 
     @field_validator("stemmer")
     @classmethod
