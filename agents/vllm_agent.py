@@ -91,6 +91,8 @@ def _engine(c: VLLMConfig):
                 tensor_parallel_size=c.tensor_parallel_size, enforce_eager=c.enforce_eager or cpu)
     if not cpu:
         args["gpu_memory_utilization"] = c.gpu_memory_utilization
+    else:  # the CPU build crashes when it splits the prefill of a seeded request ("CPU Generator does not use offset")
+        args["enable_chunked_prefill"] = False
     key = tuple(sorted(args.items()))
     if key not in _ENGINES:
         if merged:  # one merged engine at a time: the previous iteration's is not played again
