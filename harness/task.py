@@ -108,6 +108,13 @@ class Task:
         panel and the step limits. Two runs whose records differ are not comparable."""
         return {}
 
+    def subtask_facts(self, subtasks: list[Subtask]) -> dict[str, dict[str, str | int]]:
+        """What is known about each subtask before any agent plays it, e.g. how hard it is: subtask id ->
+        facts (name -> value, in the order to show them). Leaderboards show them next to the subtasks a
+        head-to-head lists and can group columns by one (``harness leaderboard --by NAME``); a subtask
+        left out has no facts. Default: none."""
+        return {}
+
     @classmethod
     def action_kind(cls, action: str | None) -> str:
         """What kind of action this is, for the leaderboard's action view (`--actions`): the verb.

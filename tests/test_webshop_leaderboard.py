@@ -1,4 +1,6 @@
 """webshop-mini runs through `harness run` and shows per-category solve rates in the leaderboard."""
+from collections import Counter
+
 from harness.leaderboards import build, head_to_head
 from harness.leaderboards.render import render
 from harness.run import execute
@@ -53,3 +55,46 @@ def test_webshop_action_kinds():
         "search", "Next >", "< Prev", "Back to Search", "Description", "Buy Now", "product", "option", "option",
         "(invalid)", "(invalid)"]
     assert Task.action_kind("open door to kitchen") == "open" and Task.action_kind("  ") == "(invalid)"
+
+
+def _wins_from_page(env, subtask, query, page, asin, options):
+    """Play: search, turn to ``page``, buy ``asin`` with the ``options`` values; whether that wins."""
+    env.reset(subtask)
+    obs = env.step(f"search[{query}]").observation
+    for _ in range(page - 1):
+        obs = env.step("click[Next >]").observation
+    assert f"Page {page} " in obs and asin in obs.split(" [SEP] ")
+    env.step(f"click[{asin}]")
+    for value in options:
+        env.step(f"click[{value}]")
+    return env.step("click[Buy Now]").success
+
+
+def test_webshop_mini_subtask_facts_agree_with_playing_the_goals():
+    from harness.tasks.webshop.env import PRODUCT_WINDOW, choose_options
+    task = WebShopMiniTask(WebShopMiniTask.Config(split="test"))
+    subtasks = task.subtasks()
+    facts = task.subtask_facts(subtasks)
+    assert len(facts) == len(subtasks) == 100
+    assert all(list(f) == ["difficulty", "target page", "expert steps"] for f in facts.values())
+    env = task.make_env()
+    catalogue = task.shop().catalogue
+    for st in subtasks:
+        f = facts[st.id]
+        goal = catalogue.goals[st.data["goal"]]
+        oracle = env.reset(st, want_oracle=True).oracle
+        assert len(oracle.actions) == f["expert steps"]
+        query = oracle.actions[0][len("search["):-1]
+        # the goal's product is on the target page, and buying it there wins
+        product = catalogue.products[catalogue.by_asin[goal.asin]]
+        assert _wins_from_page(env, st, query, f["target page"], goal.asin,
+                               choose_options(product.options, goal.options).values())
+        # hard: no product of the first results page wins; easy: one does
+        first_page = task.shop().search.search(query)[:PRODUCT_WINDOW]
+        page1_wins = any(_wins_from_page(env, st, query, 1, catalogue.products[i].asin,
+                                         choose_options(catalogue.products[i].options, goal.options).values())
+                         for i in first_page)
+        assert page1_wins == (f["difficulty"] == "easy"), st.id
+        assert f["difficulty"] == "easy" or f["target page"] > 1
+    counts = Counter(f["difficulty"] for f in facts.values())
+    assert 0 < counts["hard"] < 100 and sum(f["target page"] > 1 for f in facts.values()) >= counts["hard"]

@@ -198,6 +198,26 @@ class _ShopTask(Task):
     def max_steps(self, subtask: Subtask) -> int:
         return self.config.max_steps
 
+    def subtask_facts(self, subtasks: list[Subtask]) -> dict[str, dict[str, str | int]]:
+        """From the scripted expert's path: ``difficulty`` hard when nothing on the first results page
+        wins (``Oracle.hard``), the ``target page`` of results the goal's product is on, ``expert steps``."""
+        env = self.make_env()
+        goals = self.shop().catalogue.goals
+        out: dict[str, dict[str, str | int]] = {}
+        try:
+            for st in subtasks:
+                try:
+                    oracle = env.oracle(goals[st.data["goal"]])
+                except RuntimeError:  # official data: no expert search finds the product, nothing to say
+                    continue
+                out[st.id] = {"difficulty": "hard" if oracle.hard else "easy",
+                              # the path turns a page per "Next >": rank // PRODUCT_WINDOW of them
+                              "target page": oracle.actions.count("click[Next >]") + 1,
+                              "expert steps": len(oracle.actions)}
+        finally:
+            env.close()
+        return out
+
     @classmethod
     def action_kind(cls, action: str | None) -> str:
         """The buttons by name (the paper's skills: Next >, < Prev, Back to Search, Description);
