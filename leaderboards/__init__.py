@@ -4,9 +4,9 @@
     print(render(lb, "markdown"))
     print(render(head_to_head(lb.find("eef iter2"), lb.find("rft iter2")), "markdown"))
 """
-from .core import (HeadToHead, Leaderboard, LeaderboardError, PerSubtask, Row, Run, Stats, SubtaskResult, build,
-                   find_runs, head_to_head, load_run)
+from .core import (HeadToHead, Leaderboard, LeaderboardError, PerSubtask, Row, Run, Stats, SubtaskFacts,
+                   SubtaskResult, build, find_runs, head_to_head, load_run)
 from .render import FORMATS, render
 
 __all__ = ["FORMATS", "HeadToHead", "Leaderboard", "LeaderboardError", "PerSubtask", "Row", "Run", "Stats",
-           "SubtaskResult", "build", "find_runs", "head_to_head", "load_run", "render"]
+           "SubtaskFacts", "SubtaskResult", "build", "find_runs", "head_to_head", "load_run", "render"]

@@ -19,6 +19,9 @@ from .render import FORMATS
               help="head-to-head: subtasks A solves that B never does, and the reverse (labels or run directories)")
 @click.option("--label", "labels", multiple=True, metavar="RUN=NAME",
               help="show run RUN (a run directory or its default label) as NAME; repeatable")
+@click.option("--by", metavar="FACT", default=None,
+              help="columns by a subtask fact of the task instead of its categories (WebShop: difficulty, "
+                   "'target page', 'expert steps')")
 @click.option("--pool", is_flag=True,
               help="runs given one label are one row, their episodes pooled (e.g. the seeds of a method)")
 @click.option("--strict", is_flag=True,
@@ -26,13 +29,13 @@ from .render import FORMATS
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="rich", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="write to this file instead of standard output")
-def leaderboard(paths, common, per_subtask, actions, vs, labels, pool, strict, fmt, output):
+def leaderboard(paths, common, per_subtask, actions, vs, labels, by, pool, strict, fmt, output):
     """Leaderboard of run directories, or of every run below experiment directories.
 
-    One row per run, one column per category (subtasks solved), then the overall win rate
-    ± standard error, mean score and subtasks solved. Incomplete runs are marked, and rows over
-    different subtask panels are flagged (see --common). Nothing is re-run: the numbers come
-    from each run's stored episodes.
+    One row per run, the overall win rate ± standard error, mean score and subtasks solved, then
+    one column per category (subtasks solved; --by: per value of a subtask fact). Incomplete runs
+    are marked, and rows over different subtask panels are flagged (see --common). Nothing is
+    re-run: the numbers come from each run's stored episodes.
     """
     from rich.console import Console
     from rich.markup import escape
@@ -52,9 +55,9 @@ def leaderboard(paths, common, per_subtask, actions, vs, labels, pool, strict, f
         if not sep or not run or not name:
             raise click.BadParameter(f"{item!r}: expected RUN=NAME", param_hint="--label")
         label_map[run] = name
-    lb = build(inputs, common=common, labels=label_map, strict=strict, pool=pool)
+    lb = build(inputs, common=common, labels=label_map, strict=strict, pool=pool, by=by)
     if vs:
-        view = head_to_head(lb.find(vs[0]), lb.find(vs[1]))
+        view = head_to_head(lb.find(vs[0]), lb.find(vs[1]), lb.facts)
     else:
         view = lb.per_subtask() if per_subtask else lb.actions() if actions else lb
     err = Console(stderr=True, soft_wrap=True)

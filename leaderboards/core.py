@@ -25,7 +25,7 @@ from harness.errors import HarnessError
 from harness.protocol import comparable, differences
 from harness.stats import Stats
 from harness.rundir import EPISODES_FILE, META_FILE, SPEC_FILE, is_kind
-from harness.runstore import RunStore
+from harness.runstore import EpisodeBrief, RunStore
 
 SubtaskKey = tuple[str, str]  # (task, subtask id): ids of different tasks may coincide
 
@@ -52,10 +52,14 @@ class SubtaskResult:
     episodes: int = 0
     successes: int = 0
     score_sum: float = 0.0
+    shortest_win: int | None = None  # steps of its shortest successful episode
 
     @property
     def solved(self) -> bool:
         return self.successes > 0
+
+    def add_win(self, steps: int) -> None:
+        self.shortest_win = steps if self.shortest_win is None else min(self.shortest_win, steps)
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Run:
     protocol: dict | None = None  # meta.json's protocol record (harness.protocol); None for older runs
     protocol_group: int = 1  # rows with equal comparable protocol fields share a group (1, 2, ...)
     pooled: list[Path] = field(default_factory=list)  # the run directories a pooled row sums (see pool_runs)
+    task_specs: list[dict] = field(default_factory=list)  # spec.yaml's task section (one per distinct spec pooled)
 
     @property
     def paths(self) -> list[Path]:
@@ -166,13 +171,21 @@ def default_label(path: Path, spec: dict) -> str:
     return f"{agent.get('name', '?')} {Path(str(model)).name}" if model else str(agent.get("name", "?"))
 
 
+class _Counted(BaseModel):
+    """A step, only counted (its fields are skipped)."""
+
+
+class _Brief(EpisodeBrief):
+    steps: list[_Counted] = []
+
+
 def load_run(path: str | Path) -> Run:
     """Stream one run directory into per-subtask counters (only the latest record of an episode counts)."""
     store = RunStore.open(Path(path))
     spec = store.spec_dict() or {}
     subtasks: dict[SubtaskKey, SubtaskResult] = {}
     errors = 0
-    for b in store.iter_latest_briefs():
+    for b in store.iter_latest_briefs(_Brief):
         if b.status != "ok":
             errors += b.status == "error"  # not_tried episodes (EEF restarts) are no evaluation
             continue
@@ -182,6 +195,8 @@ def load_run(path: str | Path) -> Run:
         r.episodes += 1
         r.successes += int(b.success)
         r.score_sum += b.score
+        if b.success:
+            r.add_win(len(b.steps))
     summary = store.summary()
     return Run(path=Path(path), label=default_label(Path(path), spec),
                task=str((spec.get("task") or {}).get("name", "?")),
@@ -189,7 +204,8 @@ def load_run(path: str | Path) -> Run:
                subtasks=subtasks, errors=errors,
                expected_episodes=None if summary is None else summary.get("expected_episodes"),
                summary_complete=None if summary is None else bool(summary.get("complete")),
-               protocol=store.meta.get("protocol"))
+               protocol=store.meta.get("protocol"),
+               task_specs=[spec["task"]] if isinstance(spec.get("task"), dict) else [])
 
 
 # ---------------------------------------------------------------- aggregation
@@ -237,6 +253,8 @@ class Leaderboard:
     union: set[SubtaskKey]  # subtasks in any run's panel
     warnings: list[str] = field(default_factory=list)
     protocol_groups: int = 1  # distinct comparable protocols among the rows
+    by: str | None = None  # the subtask fact whose values are the columns instead of the categories
+    facts: SubtaskFacts | None = None  # the rows' subtask facts, computed on first use
 
     @property
     def runs(self) -> list[Run]:
@@ -276,19 +294,20 @@ class Leaderboard:
 
     def as_dict(self) -> dict:
         return {"common": self.common, "shared_subtasks": len(self.shared), "all_subtasks": len(self.union),
-                "categories": self.categories, "warnings": self.warnings,
+                "by": self.by, "categories": self.categories, "warnings": self.warnings,
                 "runs": [row.as_dict() for row in self.rows]}
 
 
 def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str, str] | None = None,
-          strict: bool = False, pool: bool = False) -> Leaderboard:
+          strict: bool = False, pool: bool = False, by: str | None = None) -> Leaderboard:
     """The leaderboard of every run at or below ``paths``.
 
     ``labels`` maps a run directory or a default label to the label to show. With ``common``,
     every row is computed on the subtasks all runs share; without it, rows over different
     panels carry a warning saying so. Rows are grouped by protocol (``harness.protocol``): a
     warning names each field in which they differ, and ``strict`` refuses to mix them. With
-    ``pool``, runs given one label are one row (``pool_runs``).
+    ``pool``, runs given one label are one row (``pool_runs``). With ``by`` (a subtask fact, e.g.
+    WebShop's ``difficulty``), the columns are that fact's values instead of the categories.
     """
     runs = [load_run(p) for p in find_runs(paths)]
     if not runs:
@@ -321,17 +340,107 @@ def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str
                         f"{'; '.join(lacking)}; {len(shared)} are shared by every run "
                         "(--common restricts every row to them)")
     keep = shared if common else union
+    facts = SubtaskFacts(runs)
+    columns = [{k: r.category for k, r in run.subtasks.items()} for run in runs]
+    if by is not None:
+        columns = _columns_by_fact(runs, by, facts, warnings)
     rows = []
-    for run in runs:
+    for run, column in zip(runs, columns):
         results = [r for k, r in run.subtasks.items() if k in keep]
         by_cat: dict[str, list[SubtaskResult]] = {}
         for r in results:
-            by_cat.setdefault(r.category, []).append(r)
+            by_cat.setdefault(column[(r.task, r.subtask_id)], []).append(r)
         rows.append(Row(run, stats_of(results), {c: stats_of(rs) for c, rs in sorted(by_cat.items())}))
     rows.sort(key=lambda row: row.run.protocol_group)  # stable: the given order within a group
     categories = sorted({c for row in rows for c in row.categories})
+    if by is not None:  # 'target page 10' after 'target page 2', no value last
+        categories.sort(key=lambda c: (c == f"{by} unknown", natural_key(c)))
     return Leaderboard(rows, categories, common, shared, union, warnings,
-                       protocol_groups=max(run.protocol_group for run in runs))
+                       protocol_groups=max(run.protocol_group for run in runs), by=by, facts=facts)
+
+
+def _columns_by_fact(runs: list[Run], by: str, facts: SubtaskFacts, warnings: list[str]) -> list[dict]:
+    """Per run, each subtask's column: its value of fact ``by`` (``{by} unknown`` without one).
+    No run's task having that fact is an error naming the facts there are."""
+    found, names, problems = [], [], []
+    for run in runs:
+        run_facts, run_problems = facts.of(run)
+        problems += [p for p in run_problems if p not in problems]
+        names += [n for f in run_facts.values() for n in f]
+        found.append(run_facts)
+    names = list(dict.fromkeys(names))
+    if by not in names:
+        tasks = ", ".join(sorted({run.task for run in runs}))
+        raise LeaderboardError(f"--by {by!r}: no subtask fact of that name for {tasks}; "
+                               + (f"the facts there are: {', '.join(map(repr, names))}" if names
+                                  else "its subtasks have no facts") + "".join(f"\n  {p}" for p in problems))
+    warnings += problems
+    out = []
+    for run, run_facts in zip(runs, found):
+        column = {k: _fact_column(by, run_facts[k][by]) if by in run_facts.get(k, {}) else f"{by} unknown"
+                  for k in run.subtasks}
+        missing = sum(c == f"{by} unknown" for c in column.values())
+        if missing:
+            warnings.append(f"{run.label}: {missing} subtasks have no {by!r} fact; their column is '{by} unknown'")
+        out.append(column)
+    return out
+
+
+def _fact_column(by: str, value: str | int) -> str:
+    """A word names its column ('hard'); a number says what it counts ('target page 2')."""
+    return value if isinstance(value, str) else f"{by} {value}"
+
+
+# ---------------------------------------------------------------- subtask facts
+
+Facts = dict[str, str | int]  # fact name -> value, in the order the task gives them
+
+
+class SubtaskFacts:
+    """The runs' subtask facts (``Task.subtask_facts``, e.g. WebShop's difficulty), from the task each
+    run's stored spec names: built once per distinct task spec, asked once for the subtasks of every
+    run of that spec, then closed. A task that cannot be built here gives no facts and a warning."""
+
+    def __init__(self, runs: Iterable[Run]):
+        self._runs = list(runs)
+        self._by_spec: dict[str, tuple[dict[str, Facts], str | None]] = {}
+
+    def of(self, run: Run) -> tuple[dict[SubtaskKey, Facts], list[str]]:
+        """The facts of the run's subtasks, and why some could not be computed (warnings)."""
+        if not run.task_specs:
+            return {}, [f"{run.label}: its spec.yaml has no task section: no subtask facts"]
+        facts: dict[SubtaskKey, Facts] = {}
+        problems = []
+        for spec in run.task_specs:
+            found, problem = self._of_spec(spec, run)
+            problems += [problem] if problem else []
+            facts.update({k: found[k[1]] for k in run.subtasks if k[1] in found and k not in facts})
+        return facts, problems
+
+    def _of_spec(self, spec: dict, run: Run) -> tuple[dict[str, Facts], str | None]:
+        key = json.dumps(spec, sort_keys=True, default=str)
+        if key not in self._by_spec:
+            ids = {k[1] for r in [*self._runs, run] if spec in r.task_specs for k in r.subtasks}
+            self._by_spec[key] = _task_facts(spec, ids)
+        return self._by_spec[key]
+
+
+def _task_facts(spec: dict, ids: set[str]) -> tuple[dict[str, Facts], str | None]:
+    from harness import registry
+    from harness.specs import resolve_plugin
+    from harness.task import Task
+    name = str(spec.get("name", "?"))
+    try:
+        cls = registry.lookup("task", name)
+        if getattr(cls, "subtask_facts", None) is Task.subtask_facts:
+            return {}, None  # the task states none: not worth building it
+        task = registry.create("task", resolve_plugin("task", spec, f"task {name!r} of a run's spec.yaml"))
+        try:
+            return task.subtask_facts([st for st in task.subtasks() if st.id in ids]), None
+        finally:
+            task.close()
+    except Exception as exc:  # a plugin may fail in any way; its runs' tables still show, without facts
+        return {}, f"task {name}: no subtask facts (the task cannot be built here: {exc})"
 
 
 def pool_runs(runs: list[Run]) -> list[Run]:
@@ -357,12 +466,16 @@ def pool_runs(runs: list[Run]) -> list[Run]:
                 acc.episodes += res.episodes
                 acc.successes += res.successes
                 acc.score_sum += res.score_sum
+                if res.shortest_win is not None:
+                    acc.add_win(res.shortest_win)
         expected = [r.expected_episodes for r in group]
+        specs = [t for r in group for t in r.task_specs]
         out.append(Run(path=group[0].path, label=label, task=group[0].task, agent=group[0].agent, subtasks=subtasks,
                        errors=sum(r.errors for r in group),
                        expected_episodes=None if None in expected else sum(expected),
                        summary_complete=all(r.summary_complete for r in group), protocol=group[0].protocol,
-                       pooled=[r.path for r in group]))
+                       pooled=[r.path for r in group],
+                       task_specs=[t for i, t in enumerate(specs) if t not in specs[:i]]))
     return out
 
 
@@ -441,6 +554,8 @@ class HeadToHead:
     a_unshared: int  # subtasks in A's panel that B has no counted episode of (not compared)
     b_unshared: int
     warnings: list[str]
+    facts: dict[SubtaskKey, Facts] = field(default_factory=dict)  # of the listed subtasks (the task's, if any)
+    fact_names: list[str] = field(default_factory=list)  # in the task's order
 
     @property
     def shared(self) -> int:
@@ -449,13 +564,16 @@ class HeadToHead:
     def as_dict(self) -> dict:
         def side(run: Run, only: list[SubtaskKey], unshared: int) -> dict:
             return {"label": run.label, "path": str(run.path), "solves_only": len(only), "not_compared": unshared,
-                    "subtasks": [{"task": k[0], "subtask": k[1], "category": run.subtasks[k].category} for k in only]}
+                    "subtasks": [{"task": k[0], "subtask": k[1], "category": run.subtasks[k].category,
+                                  "facts": self.facts.get(k, {}), "steps": run.subtasks[k].shortest_win}
+                                 for k in only]}
         return {"a": side(self.a, self.only_a, self.a_unshared), "b": side(self.b, self.only_b, self.b_unshared),
                 "shared_subtasks": self.shared, "both": self.both, "neither": self.neither,
                 "warnings": self.warnings}
 
 
-def head_to_head(a: Run, b: Run) -> HeadToHead:
+def head_to_head(a: Run, b: Run, facts: SubtaskFacts | None = None) -> HeadToHead:
+    """``facts``: where the subtask facts come from (a leaderboard's, to share its tasks); default: the two runs'."""
     shared = set(a.subtasks) & set(b.subtasks)
 
     def order(keys: Iterable[SubtaskKey]) -> list[SubtaskKey]:
@@ -468,9 +586,19 @@ def head_to_head(a: Run, b: Run) -> HeadToHead:
                 for run in (a, b) if not run.complete]
     if a_unshared or b_unshared:
         warnings.append(f"not compared: {a_unshared} subtasks only {a.label} ran, {b_unshared} only {b.label} ran")
-    return HeadToHead(a, b, only_a=order(solved_a - solved_b), only_b=order(solved_b - solved_a),
+    only_a, only_b = order(solved_a - solved_b), order(solved_b - solved_a)
+    facts = SubtaskFacts([a, b]) if facts is None else facts
+    known: dict[SubtaskKey, Facts] = {}
+    for run in (b, a):  # A's where both have some
+        run_facts, problems = facts.of(run)
+        known.update(run_facts)
+        warnings += [p for p in problems if p not in warnings]
+    listed = {k: known[k] for k in only_a + only_b if k in known}
+    names = [n for f in listed.values() for n in f]
+    return HeadToHead(a, b, only_a=only_a, only_b=only_b,
                       both=len(solved_a & solved_b), neither=len(shared - solved_a - solved_b),
-                      a_unshared=a_unshared, b_unshared=b_unshared, warnings=warnings)
+                      a_unshared=a_unshared, b_unshared=b_unshared, warnings=warnings,
+                      facts=listed, fact_names=list(dict.fromkeys(names)))
 
 
 # ---------------------------------------------------------------- action use

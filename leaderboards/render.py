@@ -97,7 +97,11 @@ def leaderboard_page(lb: Leaderboard) -> Page:
                     + [solve_cell(row.categories.get(c)) for c in lb.categories])
     panel = (f"{len(lb.shared)} subtasks shared by every run (--common)" if lb.common
              else f"{len(lb.union)} subtasks")
-    notes = ["Category cells: share of subtasks solved (a subtask is solved when any of its samples "
+    if lb.by:
+        panel += f", columns by {lb.by}"
+    cells = (f"Columns: the values of the subtask fact {lb.by!r} (the task's), each cell the share of the "
+             "subtasks with that value solved" if lb.by else "Category cells: share of subtasks solved")
+    notes = [f"{cells} (a subtask is solved when any of its samples "
              "succeeded). Win rate: share of episodes that succeeded ± standard error; 95% CI: Wilson "
              "score interval over episodes (harness.stats)."]
     if any(row.overall.mean_score < 0 for row in lb.rows):
@@ -124,16 +128,26 @@ def head_to_head_page(h: HeadToHead) -> Page:
         [Cell.txt("solved by neither"), Cell(str(h.neither), h.neither)],
         [Cell.txt("compared (run by both)"), Cell(str(h.shared), h.shared)],
     ])
+    notes = ["steps: the winner's shortest successful episode. Runs: successful / counted episodes."]
+    if h.fact_names:
+        notes.append(f"{', '.join(h.fact_names)}: the task's facts about the subtask (before any agent plays it).")
     return Page(f"Head-to-head: {a} vs {b}",
-                [counts, _solves_grid(h, h.a, h.b, h.only_a), _solves_grid(h, h.b, h.a, h.only_b)], h.warnings)
+                [counts, _solves_grid(h, h.a, h.b, h.only_a), _solves_grid(h, h.b, h.a, h.only_b)], h.warnings,
+                notes)
 
 
 def _solves_grid(h: HeadToHead, winner: Run, loser: Run, keys: list[SubtaskKey]) -> Grid:
-    columns = [("subtask", "subtask"), ("category", "category"),
-               (f"run:{h.a.label}", h.a.label), (f"run:{h.b.label}", h.b.label)]
-    rows = [[Cell.txt(k[1]), Cell.txt(winner.subtasks[k].category),
-             episodes_cell(h.a.subtasks[k]), episodes_cell(h.b.subtasks[k])] for k in keys]
+    columns = ([("subtask", "subtask"), ("category", "category")] + [(f"fact:{n}", n) for n in h.fact_names]
+               + [("steps", "steps"), (f"run:{h.a.label}", h.a.label), (f"run:{h.b.label}", h.b.label)])
+    rows = [[Cell.txt(k[1]), Cell.txt(winner.subtasks[k].category)]
+            + [_fact_cell(h.facts.get(k, {}).get(n)) for n in h.fact_names]
+            + [_fact_cell(winner.subtasks[k].shortest_win), episodes_cell(h.a.subtasks[k]),
+               episodes_cell(h.b.subtasks[k])] for k in keys]
     return Grid(f"Solved by {winner.label}, never by {loser.label} ({len(keys)})", columns, rows)
+
+
+def _fact_cell(value: str | int | None) -> Cell:
+    return Cell("", None) if value is None else Cell(str(value), value)
 
 
 def action_use_page(a: ActionUse) -> Page:
@@ -479,7 +493,8 @@ def _records(view: View) -> tuple[list[str], list[dict]]:
                     **{f"{k} {what}": c[r.label][k] for k in view.kinds
                        for what, c in (("episodes_using", view.using), ("uses", view.uses))}} for r in view.runs]
         return header, records
-    header = ["task", "subtask", "category", "solved_only_by"]
-    records = [{"task": k[0], "subtask": k[1], "category": winner.subtasks[k].category, "solved_only_by": winner.label}
+    header = ["task", "subtask", "category", "solved_only_by", *view.fact_names, "steps"]
+    records = [{"task": k[0], "subtask": k[1], "category": winner.subtasks[k].category, "solved_only_by": winner.label,
+                **view.facts.get(k, {}), "steps": winner.subtasks[k].shortest_win}
                for winner, keys in ((view.a, view.only_a), (view.b, view.only_b)) for k in keys]
     return header, records
