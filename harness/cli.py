@@ -1,6 +1,7 @@
 """The `harness` command line."""
 from __future__ import annotations
 
+import io
 import logging
 import sys
 from pathlib import Path
@@ -111,8 +112,13 @@ def list_(options: bool):
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--episodes", is_flag=True, help="list every episode (runs)")
-def show(run_dir: Path, episodes: bool):
-    """Summary of a run directory, or the per-iteration table of an experiment directory."""
+@click.option("--format", "fmt", type=click.Choice(["rich", "markdown"]), default="rich", show_default=True,
+              help="experiments: the per-iteration table in the terminal or as markdown")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="experiments: write the table to this file instead of standard output")
+def show(run_dir: Path, episodes: bool, fmt: str, output: Path | None):
+    """Summary of a run directory, or the per-iteration table of an experiment directory
+    (with EEF's decisions per iteration when it explored)."""
     from rich.table import Table
 
     from .display import experiment_table, status_line, summary_table
@@ -121,8 +127,21 @@ def show(run_dir: Path, episodes: bool):
     from .summary import summarize
 
     if kind_of(run_dir) == "experiment":
-        console.print(experiment_table(run_dir))
+        table = experiment_table(run_dir)
+        if output is None and fmt == "rich":
+            for part in table.rich(console.width):
+                console.print(part)
+        elif output is None:
+            click.echo(table.markdown(), nl=False)
+        else:
+            out = Console(file=io.StringIO(), width=200, color_system=None)
+            for part in table.rich(200) if fmt == "rich" else ():
+                out.print(part)
+            output.write_text(out.file.getvalue() if fmt == "rich" else table.markdown(), encoding="utf-8")
+            err_console.print(f"wrote {output}", highlight=False)
         return
+    if fmt != "rich" or output is not None:
+        raise click.UsageError("--format and -o are for experiment directories; a run's tables show in the terminal")
     store = RunStore.open(run_dir)
     summary = store.summary()
     if summary is None:  # still running or killed before its summary: compute from the episodes

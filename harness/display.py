@@ -1,9 +1,11 @@
-"""Tables a person reads: a run's per-category solve rates."""
+"""Tables a person reads: a run's per-category solve rates, an experiment's iterations."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.table import Table
+from tabulate import tabulate
 
 from .stats import ci_text, wilson_interval
 
@@ -56,8 +58,55 @@ def _ci(numbers: dict) -> str:
     return ci_text(wilson_interval(successes, numbers["episodes"]))
 
 
-def experiment_table(path: Path) -> Table:
-    """One row per finished iteration of an experiment directory (its summary.json)."""
+# EEF's decisions per iteration: the selection block of summary.json (trainers.eef_logic.build_training_set)
+EEF_COLUMNS = (("failed_experts_explored", "failed experts explored"), ("states_tried", "states tried"),
+               ("states_solved", "states solved"), ("beneficial_segments", "beneficial segments"),
+               ("harmful_segments", "harmful segments"), ("important_states", "important states"),
+               ("eef_examples", "EEF examples"),
+               ("subtasks_newly_solved_by_eef", "subtasks newly solved by exploration"))
+EEF_NOTE = ("EEF, per iteration: failed expert trajectories explored; their intermediate states the model was "
+            "restarted from (tried) and succeeded from at least once (solved); expert segments from a failing to a "
+            "solved state (beneficial, trained on) and from a solved to a failing one (harmful, masked; each ends "
+            "at a recovery state); important states (the start when the model failed from it, plus the recovery "
+            "states), those an example is built for once solved; EEF examples kept (one per state); subtasks whose "
+            "start state only exploration solved.")
+
+
+@dataclass
+class ExperimentTable:
+    """One row per finished iteration of an experiment, as text cells: shown in a terminal or as markdown."""
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    notes: list[str]
+    eef: int = 0  # the last this many columns before the evaluation's are EEF's decisions
+
+    def rich(self, width: int | None = None) -> list[Table]:
+        """One table; two when wider than ``width``: the iterations, then EEF's decisions per iteration."""
+        cols = list(range(len(self.headers)))
+        natural = sum(max(len(r[c]) for r in [self.headers, *self.rows]) + 3 for c in cols) + 1
+        if not self.eef or width is None or natural <= width:
+            return [self._table(self.title, cols, self.notes)]
+        decisions = list(range(3, 3 + self.eef))
+        return [self._table(self.title, [c for c in cols if c not in decisions], self.notes[:-1]),
+                self._table("EEF's decisions per iteration", [0, *decisions], self.notes[-1:])]
+
+    def _table(self, title: str, cols: list[int], notes: list[str]) -> Table:
+        table = Table(title=title, caption="\n".join(notes) or None, caption_justify="left")
+        for c in cols:
+            table.add_column(self.headers[c], justify="left" if c == 0 else "right", overflow="fold")
+        for row in self.rows:
+            table.add_row(*(row[c] for c in cols))
+        return table
+
+    def markdown(self) -> str:
+        table = tabulate(self.rows, headers=self.headers, tablefmt="pipe", disable_numparse=True,
+                         colalign=["left" if h == "iteration" else "right" for h in self.headers])
+        return "\n\n".join([f"## {self.title}", table, *self.notes]) + "\n"
+
+
+def experiment_table(path: Path) -> ExperimentTable:
+    """The iterations of an experiment directory (its summary.json); EEF's decisions when it explored."""
     import json
 
     import yaml
@@ -67,21 +116,26 @@ def experiment_table(path: Path) -> Table:
     f = Path(path) / SUMMARY_FILE
     summary = ExperimentSummary.model_validate(json.loads(f.read_text())) if f.is_file() else None
     trainer = summary.trainer if summary else (spec.get("trainer") or {}).get("name", "?")
-    table = Table(title=f"{path}  trainer={trainer}  task={(spec.get('task') or {}).get('name', '?')}")
-    for col in ("iteration", "training examples", "rollouts solved", "states tried / solved", "eval solved",
-                "eval win rate", "95% CI", "mean score"):
-        table.add_column(col, justify="left" if col == "iteration" else "right")
-    for it in summary.iterations if summary else []:
+    iterations = summary.iterations if summary else []
+    eef = trainer == "eef" or any((it.get("selection") or {}).get(k) for it in iterations
+                                  for k in ("failed_experts_explored", "successful_experts_explored"))
+    explored = [header for _, header in EEF_COLUMNS] if eef else ["states tried / solved"]
+    headers = (["iteration", "training examples", "rollouts solved", *explored, "eval solved", "eval win rate",
+                "95% CI", "mean score"])
+    rows = []
+    for it in iterations:
         ev, roll, sel = it.get("eval") or {}, it.get("rollouts") or {}, it.get("selection") or {}
         n = it["iteration"]
         examples = it.get("training_examples", it.get("expert_successes"))
-        table.add_row(
-            "0 (SFT)" if n == 0 else str(n), str(examples if examples is not None else ""),
-            f"{roll['subtasks_solved']}/{roll['subtasks']}" if roll else "",
-            f"{sel['states_tried']} / {sel['states_solved']}" if "states_tried" in sel else "",
-            f"{ev['subtasks_solved']}/{ev['subtasks']}" if ev else "no eval_task",
-            f"{100 * ev['win_rate']:.1f}% ± {100 * ev['win_rate_se']:.1f}" if ev else "", _ci(ev),
-            f"{ev['mean_score']:.1f}" if ev else "")
-    if not summary:
-        table.caption = "no iteration finished yet"
-    return table
+        if eef:
+            decisions = [str(sel[k]) if k in sel else "" for k, _ in EEF_COLUMNS]
+        else:
+            decisions = [f"{sel['states_tried']} / {sel['states_solved']}" if "states_tried" in sel else ""]
+        rows.append(["0 (SFT)" if n == 0 else str(n), str(examples if examples is not None else ""),
+                     f"{roll['subtasks_solved']}/{roll['subtasks']}" if roll else "", *decisions,
+                     f"{ev['subtasks_solved']}/{ev['subtasks']}" if ev else "no eval_task",
+                     f"{100 * ev['win_rate']:.1f}% ± {100 * ev['win_rate_se']:.1f}" if ev else "", _ci(ev),
+                     f"{ev['mean_score']:.1f}" if ev else ""])
+    notes = ([] if summary else ["no iteration finished yet"]) + ([EEF_NOTE] if eef else [])
+    return ExperimentTable(f"{path}  trainer={trainer}  task={(spec.get('task') or {}).get('name', '?')}", headers,
+                           rows, notes, eef=len(EEF_COLUMNS) if eef else 0)
