@@ -80,8 +80,9 @@ class _Live:
 
 class RolloutEngine:
     def __init__(self, task: Task, agent: Agent, *, num_envs: int = 2, max_steps: int | None = None,
-                 env_retries: int = 2):
+                 env_retries: int = 2, make_env: Callable[[], Env] | None = None):
         self.task = task
+        self.make_env = make_env or task.make_env  # elsewhere: harness.distributed's Ray env workers
         self.agent = agent
         self.num_envs = num_envs
         self.max_steps_override = max_steps
@@ -166,7 +167,7 @@ class RolloutEngine:
 
     def _env(self, slot: int) -> Env:
         if self._envs[slot] is None:
-            self._envs[slot] = self.task.make_env()
+            self._envs[slot] = self.make_env()
         return self._envs[slot]
 
     def _start(self, slot: int, job: EpisodeJob) -> _Live:

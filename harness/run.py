@@ -116,13 +116,14 @@ def _play(spec: RunSpec, task: Task, store: RunStore, jobs: Iterable[EpisodeJob]
     if count <= 0:
         console.print(f"{store.path}: every episode is already finished")
         return
-    if spec.run.executor == "ray":
-        from .distributed import run_on_ray
-        run_on_ray(spec, list(jobs), store.append, console)
-        return
+    num_envs = min(spec.run.num_envs, count)
+    envs = None
+    if spec.run.executor == "ray":  # environments on Ray env workers; the agent stays here
+        from .distributed import RayEnvPool
+        envs = RayEnvPool(spec.task.model_dump(mode="json"), workers=min(spec.run.ray_shards, num_envs))
     agent = build_agent(spec)
-    engine = RolloutEngine(task, agent, num_envs=min(spec.run.num_envs, count),
-                           max_steps=spec.run.max_steps, env_retries=spec.run.env_retries)
+    engine = RolloutEngine(task, agent, num_envs=num_envs, max_steps=spec.run.max_steps,
+                           env_retries=spec.run.env_retries, make_env=envs.make_env if envs else None)
     counts = {"ok": 0, "won": 0, "err": 0}
     t0 = time.monotonic()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -142,4 +143,6 @@ def _play(spec: RunSpec, task: Task, store: RunStore, jobs: Iterable[EpisodeJob]
             engine.run(jobs, record)
         finally:
             agent.close()
+            if envs is not None:
+                envs.close()
     log.info("played %d episodes in %.1fs", counts["ok"] + counts["err"], time.monotonic() - t0)

@@ -48,7 +48,8 @@ class RunOptions(Strict):
     out_dir: Path = Path("runs")
     name: str | None = Field(None, description="run directory name (default: task-agent-timestamp)")
     executor: Literal["local", "ray"] = "local"
-    ray_shards: int = Field(4, ge=1, description="with executor=ray: number of remote rollout workers")
+    ray_shards: int = Field(4, ge=1, description="with executor=ray: Ray env workers the num_envs "
+                            "environments are spread over (the agent stays in the driver)")
     progress: bool = True
 
 
