@@ -17,7 +17,7 @@ import os
 import random
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
@@ -198,8 +198,13 @@ class OpenAIAgent(Agent):
             left -= 1
             time.sleep(min(0.5 * 2 ** retried, 8.0) * (1 - 0.25 * random.random()))  # the client's backoff
 
+    continuous = True  # each episode's request goes out as soon as its env has stepped
+
     def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
         return list(self.pool.map(self._one, requests))
+
+    def submit(self, request: AgentRequest) -> Future:
+        return self.pool.submit(self._one, request)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

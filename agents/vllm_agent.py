@@ -12,6 +12,9 @@
 - Prefix caching is on: EEF restarts share long expert prefixes, and every turn of an episode
   shares the previous turn's prompt.
 - Sampling is seeded per request (episode seed + turn), so results do not depend on batching.
+- `continuous` (default on): a thread steps the engine without pause and each episode's request
+  joins the running batch as soon as its env has stepped (`LLMEngine.add_request` / `step`), so no
+  episode waits for the slowest of a turn; off, every turn is one `LLM.generate` over all live episodes.
 - Token-exact (harness.tokens): prompts go in as token ids, rendered by the model's own
   transformers tokenizer with the ids sampled for earlier turns in place (the same rendering the
   hf agent and the training data use), and each reply carries the ids kept after the cut at its
@@ -24,16 +27,22 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import os
+import queue
 import shutil
 import tempfile
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
 from harness import Agent, AgentReply, AgentRequest, AgentSpec, Usage, register_agent
+from harness.agent import before_training
+from harness.specs import added_later
 from harness.models import resolve_model
 from harness.react import cut_after_action
 from harness.tokens import prompt_ids, sampled_reply
@@ -59,6 +68,8 @@ class VLLMConfig(AgentSpec):
     tensor_parallel_size: int = Field(1, ge=1)
     enforce_eager: bool = Field(False, description="no CUDA graphs / compilation (on CPU: always)")
     cpu_kv_cache_gb: int = Field(2, ge=1, description="KV cache of the CPU build (VLLM_CPU_KVCACHE_SPACE)")
+    continuous: bool = added_later(True, description="submit each episode's turn as soon as its env has stepped "
+                                               "(continuous batching); false: one generate() call per turn")
 
 
 log = logging.getLogger(__name__)
@@ -124,19 +135,99 @@ def _merged_folder(c: VLLMConfig) -> str:
     return _MERGED[adapter].name
 
 
+class _Stepper:
+    """Steps one engine continuously in a thread of its own: a request joins the running batch when
+    it is submitted, and its future is resolved when it finishes. Only this thread touches the engine
+    while requests are pending (`LLM.generate` would take their outputs)."""
+
+    def __init__(self, llm):
+        self.engine = llm.llm_engine
+        self.inbox: queue.Queue = queue.Queue()
+        self.pending: dict[str, Future] = {}
+        self.ids = itertools.count()
+        self.thread = threading.Thread(target=self._loop, name="vllm-stepper", daemon=True)
+        self.thread.start()
+
+    def submit(self, prompt: dict, params, lora) -> Future:
+        fut: Future = Future()
+        self.inbox.put((prompt, params, lora, fut))
+        return fut
+
+    def stop(self) -> None:
+        self.inbox.put(None)
+        self.thread.join()
+
+    def _loop(self) -> None:
+        from vllm.sampling_params import RequestOutputKind
+        while True:
+            try:  # wait for work only when nothing is running; else take what came and step
+                item = self.inbox.get(block=not self.pending)
+                while True:
+                    if item is None:
+                        return
+                    prompt, params, lora, fut = item
+                    rid = f"harness-{next(self.ids)}"
+                    params.output_kind = RequestOutputKind.FINAL_ONLY
+                    try:
+                        self.engine.add_request(rid, prompt, params, lora_request=lora)
+                        self.pending[rid] = fut
+                    except Exception as exc:  # a bad request fails alone
+                        fut.set_exception(exc)
+                    item = self.inbox.get_nowait()
+            except queue.Empty:
+                pass
+            if not self.pending:
+                continue
+            try:
+                for out in self.engine.step():
+                    if out.finished:
+                        self.pending.pop(out.request_id).set_result(out)
+            except Exception as exc:  # the engine died: every waiting episode hears it
+                for fut in self.pending.values():
+                    fut.set_exception(exc)
+                self.pending.clear()
+
+
+_STEPPERS: dict[int, _Stepper] = {}  # id(vllm.LLM) -> its stepper, started on first use
+
+
+def _stepper(llm) -> _Stepper:
+    if id(llm) not in _STEPPERS:
+        _STEPPERS[id(llm)] = _Stepper(llm)
+    return _STEPPERS[id(llm)]
+
+
+def _stop(key: tuple) -> None:
+    llm = _ENGINES.pop(key)
+    if id(llm) in _STEPPERS:
+        _STEPPERS.pop(id(llm)).stop()
+    llm.llm_engine.engine_core.shutdown()
+    log.info("vllm engine stopped: %s", dict(key)["model"])
+
+
 def shutdown_engines(keep=()) -> None:
     """Stop this process's engines (but those serving the merged adapters in `keep`). On a CPU an idle
     engine's threads still spin on their cores, so a process that is done with vLLM (a test, a
     notebook) should stop it before other work."""
     kept = {_MERGED[a].name for a in keep}
-    for key, llm in list(_ENGINES.items()):
-        if dict(key)["model"] not in kept:
-            llm.llm_engine.engine_core.shutdown()
-            del _ENGINES[key]
+    for key in [k for k in _ENGINES if dict(k)["model"] not in kept]:
+        _stop(key)
     for adapter in [a for a in _MERGED if a not in keep]:
         _MERGED.pop(adapter).cleanup()
     if not keep:
         _LORA_IDS.clear()
+
+
+@before_training
+def _stop_merged_engines() -> None:
+    """A merged engine serves one adapter, and training makes the next: it is not asked again, and on
+    a CPU its idle threads took ~20% of a core (and 4 GB) from the training stage that follows.
+    Engines that take adapters per request (lora mode) stay: the next iteration uses them."""
+    merged = {f.name for f in _MERGED.values()}
+    for key in [k for k in _ENGINES if dict(k)["model"] in merged]:
+        _stop(key)
+    while _MERGED:
+        _MERGED.popitem()[1].cleanup()
 
 
 atexit.register(shutdown_engines)  # before vLLM's own finalizers: a process must not hang on exit
@@ -166,22 +257,45 @@ class VLLMAgent(Agent):
         self.lora = None if merges(config) else lora_request(config.adapter)
         from transformers import AutoTokenizer
         self.tokenizer = AutoTokenizer.from_pretrained(resolve_model(config.model))
+        self._tokenizing = threading.Lock()  # replies are decoded in the stepper's thread, prompts here
+
+    @property
+    def continuous(self) -> bool:
+        return self.config.continuous
+
+    def _params(self, r: AgentRequest):
+        from vllm import SamplingParams
+        c = self.config
+        return SamplingParams(temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_new_tokens,
+                              stop=["\nObservation"], seed=r.seed + r.step)
+
+    def _prompt(self, r: AgentRequest) -> dict:
+        with self._tokenizing:
+            return {"prompt_token_ids": prompt_ids(self.tokenizer, r.messages_with_ids())}
 
     def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
-        from vllm import SamplingParams
-
-        c = self.config
-        params = [SamplingParams(temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_new_tokens,
-                                 stop=["\nObservation"], seed=r.seed + r.step) for r in requests]
-        prompts = [{"prompt_token_ids": prompt_ids(self.tokenizer, r.messages_with_ids())} for r in requests]
-        outputs = self.llm.generate(prompts, params, lora_request=self.lora, use_tqdm=False)
+        outputs = self.llm.generate([self._prompt(r) for r in requests], [self._params(r) for r in requests],
+                                    lora_request=self.lora, use_tqdm=False)
         return [self._reply(out) for out in outputs]
+
+    def submit(self, request: AgentRequest) -> Future:
+        reply: Future = Future()
+        out = _stepper(self.llm).submit(self._prompt(request), self._params(request), self.lora)
+
+        def done(f: Future) -> None:  # in the stepper's thread: the decoding is cheap
+            try:
+                reply.set_result(self._reply(f.result()))
+            except Exception as exc:
+                reply.set_exception(exc)
+        out.add_done_callback(done)
+        return reply
 
     def _reply(self, out) -> AgentReply:
         """A vLLM RequestOutput as a reply: the sampled ids (through any stop string or end of turn)
         are cut to the shortest prefix that holds the text kept after the action line."""
         gen = out.outputs[0]
-        text, ids = sampled_reply(self.tokenizer, list(gen.token_ids), cut_after_action(gen.text))
+        with self._tokenizing:
+            text, ids = sampled_reply(self.tokenizer, list(gen.token_ids), cut_after_action(gen.text))
         n = len(out.prompt_token_ids)
         return AgentReply(text=text, token_ids=ids, prompt_tokens=n if ids is not None else None,
                           usage=Usage(prompt_tokens=n, completion_tokens=len(gen.token_ids)))

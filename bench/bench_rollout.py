@@ -3,8 +3,9 @@
 Per task, SmolLM2-135M-Instruct with a LoRA adapter from our own SFT stage on that task's expert
 successes (a few steps: what matters here is the cost per episode, not what the model learned),
 greedy, the same episodes and seeds through the same engine; the vllm agent in its default
-adapter mode (on CPU: merged into the weights). Prints episodes/s of each, their ratio (goal >= 3x
-on webshop-mini), whether the greedy actions agree, and how many env workers one engine keeps busy
+adapter mode (on CPU: merged into the weights), stepped continuously, and once more with one
+generate() per turn. Prints episodes/s of each, their ratios (goal >= 3x vllm/hf on webshop-mini),
+whether the greedy actions agree, and how many env workers one engine keeps busy
 (generation turns/s of the engine over env steps/s of one worker: the sizing figure for GPUs).
 Needs vLLM (`bash scripts/setup.sh --vllm` on CPU); the ScienceWorld half needs Java.
 
@@ -66,15 +67,19 @@ def bench_task(out: Path, task: str, n: int, steps: int) -> None:
     vllm = {"name": "vllm", **greedy, "max_model_len": 4096}
     run(out, f"{task}-vllm-warm", vllm, sized(test, 1, 1), 1)  # engine start (and the adapter's merge)
     vl_s, vl = run(out, f"{task}-vllm", vllm, test, envs)
+    turn_s, per_turn = run(out, f"{task}-vllm-per-turn", {**vllm, "continuous": False}, test, envs)
     shutdown_engines()  # its threads would slow the next task's hf run down
     same = sum(a.actions == b.actions for a, b in zip(sorted(hf, key=lambda t: t.id), sorted(vl, key=lambda t: t.id)))
     turns = sum(len(t.steps) for t in vl)
     rows = [{"agent": "hf", "episodes": len(hf), "seconds": hf_s, "episodes_per_s": len(hf) / hf_s},
             {"agent": "vllm", "episodes": len(vl), "seconds": vl_s, "episodes_per_s": len(vl) / vl_s,
              "greedy_actions_equal": f"{same}/{len(vl)}"},
+            {"agent": "vllm, one generate() per turn", "episodes": len(per_turn), "seconds": turn_s,
+             "episodes_per_s": len(per_turn) / turn_s},
             {"agent": "env only (expert, 1 worker)", "steps": env_steps, "steps_per_s": env_steps / env_s}]
     report(f"tuned-model rollouts ({task}, SmolLM2-135M + LoRA, greedy)", rows,
            {"vllm/hf episodes per second": hf_s / vl_s,
+            "vllm continuous / one generate() per turn": turn_s / vl_s,
             "env workers one engine keeps busy (engine turns/s / one worker's env steps/s)":
                 (turns / vl_s) / (env_steps / env_s)},
            {"vllm/hf episodes per second": ">= 3" if task == "webshop-mini" else "-"})

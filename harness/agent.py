@@ -1,8 +1,9 @@
 """What an agent plugin provides: one batched call that answers every live episode."""
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from .specs import AgentSpec
 from .task import Oracle
@@ -47,6 +48,10 @@ class Agent:
     # request at a time from several threads, so keep per-episode state keyed by episode id.
     batched: ClassVar[bool] = True
     source: ClassVar[str] = "self"  # lineage of the trajectories it produces
+    # True: the agent takes requests one by one (`submit`) and answers each when it is ready (a vLLM
+    # engine stepping continuously, a server): the engine sends an episode's next turn as soon as its
+    # env has stepped, instead of every live episode waiting for the slowest of a batched call.
+    continuous: bool = False
 
     def __init__(self, config: AgentSpec):
         self.config = config
@@ -54,8 +59,27 @@ class Agent:
     def act(self, requests: list[AgentRequest]) -> list[AgentReply]:
         raise NotImplementedError
 
+    def submit(self, request: AgentRequest) -> "Future[AgentReply]":
+        """One request, answered when ready (agents with ``continuous``)."""
+        raise NotImplementedError
+
     def episode_done(self, episode_id: str) -> None:
         """Called when an episode ends, so per-episode state (caches) can be dropped."""
 
     def close(self) -> None:
         pass
+
+
+_before_training: list[Callable[[], None]] = []
+
+
+def before_training(hook: Callable[[], None]) -> Callable[[], None]:
+    """Register what an agent plugin frees before a training stage in the same process (an idle
+    engine that holds memory, or spins on the cores training needs)."""
+    _before_training.append(hook)
+    return hook
+
+
+def free_for_training() -> None:
+    for hook in _before_training:
+        hook()

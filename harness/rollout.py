@@ -3,7 +3,9 @@
 Each of ``num_envs`` slots owns one environment and plays one episode at a time. Every turn the
 engine gathers the conversations of all live episodes, asks the agent for all their actions in
 one call (what lets vLLM or batched transformers generation pay off), then steps the environments
-in a thread pool (ScienceWorld's JVM does the work, so threads run in parallel). Starting an
+in a thread pool (ScienceWorld's JVM does the work, so threads run in parallel). An agent that
+takes requests one by one (``Agent.continuous``: a continuously stepping vLLM engine, a server)
+gets each episode's next turn as soon as its env has stepped: no episode waits for a batch. Starting an
 episode (reset, prefix replay) runs in the background: live episodes keep stepping meanwhile.
 An agent that gains nothing from batches (``Agent.batched = False``: scripted experts, replays)
 plays each episode whole in its env's thread, with no hand-off to the main thread per step.
@@ -99,6 +101,7 @@ class RolloutEngine:
         retries: deque[EpisodeJob] = deque()  # episodes put back after an env error go first
         free = list(range(self.num_envs - 1, -1, -1))
         busy: dict[Future, tuple[int, EpisodeJob | _Live]] = {}  # env work in flight: a start or a step
+        asked: dict[Future, _Live] = {}  # replies in flight (continuous agents)
         pool = ThreadPoolExecutor(self.num_envs, thread_name_prefix="env")
         play = self._start if self.agent.batched else self._play_alone
         try:
@@ -109,10 +112,14 @@ class RolloutEngine:
                         break
                     slot = free.pop()
                     busy[pool.submit(play, slot, job)] = (slot, job)
-                if not busy:
+                if not busy and not asked:
                     break
                 ready = []
-                for f in self._wait(busy):
+                for f in self._wait(busy, asked):
+                    if f in asked:  # a reply: its env steps now
+                        ep = asked.pop(f)
+                        busy[pool.submit(self._advance, ep, f.result())] = (ep.slot, ep)
+                        continue
                     slot, work = busy.pop(f)
                     job = work.job if isinstance(work, _Live) else work
                     exc = f.exception()
@@ -130,7 +137,10 @@ class RolloutEngine:
                         self._emit(ep, on_episode)
                     else:
                         ready.append(ep)
-                if ready:  # one batched agent call for every ready episode, then their steps in parallel
+                if ready and self.agent.continuous:
+                    for ep in ready:
+                        asked[self.agent.submit(self._request(ep))] = ep
+                elif ready:  # one batched agent call for every ready episode, then their steps in parallel
                     for ep, reply in zip(ready, self._ask(ready)):
                         busy[pool.submit(self._advance, ep, reply)] = (ep.slot, ep)
         finally:
@@ -138,15 +148,19 @@ class RolloutEngine:
             pool.shutdown(wait=True, cancel_futures=True)  # running work ends before its env closes
             self.close()
 
-    def _wait(self, busy: dict[Future, tuple[int, EpisodeJob | _Live]]) -> list[Future]:
-        """The env work to collect before the next agent call.
+    def _wait(self, busy: dict[Future, tuple[int, EpisodeJob | _Live]], asked: dict[Future, _Live]) -> list[Future]:
+        """The env work (and replies) to collect before the next agent call.
 
+        A continuous agent: whatever finished first, env work or a reply.
         A batching agent (a model) gets every live episode in one call: all steps in flight are
         awaited (milliseconds). Starts are never awaited while an episode is live (a ScienceWorld
         reset, or an EEF prefix replay, takes up to a second; a new episode joins the next turn),
         and with none live the first start to finish goes ahead alone.
         Other agents (scripted experts) play whole episodes in the env threads: any that ended.
         """
+        if self.agent.continuous:
+            wait([*busy, *asked], return_when=FIRST_COMPLETED)
+            return [f for f in (*asked, *busy) if f.done()]
         steps = [f for f, (_, work) in busy.items() if isinstance(work, _Live)] if self.agent.batched else []
         if steps:
             wait(steps)

@@ -13,7 +13,7 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
 from . import registry
 from .errors import HarnessError, SpecError
@@ -23,8 +23,24 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
+def added_later(default: Any, **kwargs) -> Any:
+    """A plugin option added after runs were kept: left out of the resolved spec while it has this
+    default (the behaviour from before it existed), so the specs and identity hashes of the runs and
+    experiments written before it stay equal, and they still resume."""
+    return Field(default, json_schema_extra={"added_later": True}, **kwargs)
+
+
 class PluginSpec(Strict):
     name: str = Field(description="registered plugin name, entry point, or 'module:Class'")
+
+    @model_serializer(mode="wrap")
+    def _without_later_defaults(self, handler):
+        d = handler(self)
+        for name, f in type(self).model_fields.items():
+            extra = f.json_schema_extra
+            if isinstance(extra, dict) and extra.get("added_later") and name in d and getattr(self, name) == f.default:
+                del d[name]
+        return d
 
 
 class TaskSpec(PluginSpec):

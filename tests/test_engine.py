@@ -284,3 +284,36 @@ def test_an_agent_that_drops_a_reply_ends_the_run(batched):
     task = CounterTask(CounterConfig(targets=[3]))
     with pytest.raises(RuntimeError, match="agent returned 0 replies for 1 requests"):
         RolloutEngine(task, Silent(CountingConfig()), num_envs=1).run(jobs_for(task), lambda t: None)
+
+
+class _Continuous(CountingAgent):
+    """Takes requests one by one; t9's first reply comes only once t5 has had its last one."""
+    continuous = True
+
+    def __init__(self, config):
+        super().__init__(config)
+        from concurrent.futures import ThreadPoolExecutor
+        self.pool, self.gate = ThreadPoolExecutor(4), _Gate()
+        self.order = []
+
+    def submit(self, request):
+        def answer():
+            if request.episode_id.startswith("t9") and request.step == 0:
+                self.gate.wait("t5's last reply")
+            (reply,) = self.act([request])
+            self.order.append((request.episode_id, request.step))
+            if request.episode_id.startswith("t5") and request.step == 4:
+                self.gate.event.set()
+            return reply
+        return self.pool.submit(answer)
+
+
+def test_a_continuous_agent_gets_each_request_as_soon_as_its_env_has_stepped():
+    # with one batched call per turn, t5 would wait for t9's first reply, which waits for t5: deadlock
+    task = CounterTask(CounterConfig(targets=[5, 9], max_steps=12))
+    agent = _Continuous(CountingConfig())
+    out = play(task, agent, jobs_for(task), num_envs=2)
+    assert all(t.status == "ok" and t.success for t in out.values()), {k: t.error for k, t in out.items()}
+    assert agent.order.index(("t5#0", 4)) < agent.order.index(("t9#0", 0))
+    batched = play(task, CountingAgent(CountingConfig()), jobs_for(task), num_envs=2)
+    assert {k: (t.actions, t.score) for k, t in out.items()} == {k: (t.actions, t.score) for k, t in batched.items()}

@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import Field
 
 from harness.errors import HarnessError
+from harness.agent import free_for_training
 from harness.ranks import is_main, shared_stage
 from harness.specs import Strict
 
@@ -94,6 +95,7 @@ def dpo_tune(pairs: list[Pair], policy: dict, opts: TrainOptions, *, beta: float
     done = stage_result(out_dir)
     if done is not None:
         return done
+    free_for_training()
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM

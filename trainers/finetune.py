@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from harness.agent import free_for_training
 from harness.ranks import is_main, shared_stage
 from harness.specs import Strict
 
@@ -112,6 +113,7 @@ def fine_tune(trajs, opts: TrainOptions, out_dir: Path, init_adapter: Path | Non
     done = stage_result(out_dir)
     if done is not None:
         return done
+    free_for_training()
     import torch
     from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, set_seed
 

