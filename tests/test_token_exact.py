@@ -176,6 +176,7 @@ def test_vllm_agent_sends_token_prompts_and_records_what_it_sampled(monkeypatch)
 
     agent = VLLMAgent.__new__(VLLMAgent)
     agent.config, agent.lora, agent.tokenizer, agent.llm = VLLMConfig(model="tiny-random"), None, tok, FakeLLM()
+    agent._tokenizing = __import__("threading").Lock()
     chars = [i for c in "Thought: b\nAction: dec" for i in tok.encode(c, add_special_tokens=False)]
     msgs = [{"role": "user", "content": "Target 2."}, {"role": "assistant", "content": "Thought: b\nAction: dec"},
             {"role": "user", "content": "The counter is -1."}]
