@@ -30,6 +30,7 @@ from harness.runstore import EpisodeBrief, RunStore
 SubtaskKey = tuple[str, str]  # (task, subtask id): ids of different tasks may coincide
 
 _ITERATION = re.compile(r"^iter(?:ation)?[_-]?(\d+)$")
+_ITERATION_IN_LABEL = re.compile(r"\biter(?:ation)?[_-]?\d+\b")
 
 
 class LeaderboardError(HarnessError):
@@ -253,6 +254,7 @@ class Leaderboard:
     union: set[SubtaskKey]  # subtasks in any run's panel
     warnings: list[str] = field(default_factory=list)
     protocol_groups: int = 1  # distinct comparable protocols among the rows
+    pooled: bool = False  # built with pool: rows are labels (a method), not run directories
     by: str | None = None  # the subtask fact whose values are the columns instead of the categories
     facts: SubtaskFacts | None = None  # the rows' subtask facts, computed on first use
 
@@ -278,13 +280,18 @@ class Leaderboard:
                                + ", ".join(repr(r.label) for r in self.runs))
 
     def curves(self) -> list["Curve"]:
-        """Each experiment's rows by iteration (rows of runs outside iteration directories are left out)."""
-        by_experiment: dict[Path, list[tuple[int, Row]]] = {}
+        """Each experiment's rows by iteration (rows of runs outside iteration directories are left out).
+        On a pooled board (rows are labels, e.g. a method over its seeds' experiments) there is one curve per
+        label with its 'iter<N>' part taken out: 'EEF iter1' and 'EEF iter2' are the curve 'EEF'."""
+        by_experiment: dict[Path | str, tuple[str, list[tuple[int, Row]]]] = {}
         for row in self.rows:
             found = iteration_of(row.run.path)
-            if found is not None:
-                by_experiment.setdefault(found[0], []).append((found[1], row))
-        return [Curve(exp.name, sorted(points, key=lambda p: p[0])) for exp, points in by_experiment.items()]
+            if found is None:
+                continue
+            method = _ITERATION_IN_LABEL.sub("", row.label).strip() if self.pooled else ""
+            key = method or found[0]
+            by_experiment.setdefault(key, (method or found[0].name, []))[1].append((found[1], row))
+        return [Curve(name, sorted(points, key=lambda p: p[0])) for name, points in by_experiment.values()]
 
     def per_subtask(self) -> "PerSubtask":
         return PerSubtask.of(self.runs, self.panel, self.warnings)
@@ -356,7 +363,7 @@ def build(paths: Iterable[str | Path], *, common: bool = False, labels: dict[str
     if by is not None:  # 'target page 10' after 'target page 2', no value last
         categories.sort(key=lambda c: (c == f"{by} unknown", natural_key(c)))
     return Leaderboard(rows, categories, common, shared, union, warnings,
-                       protocol_groups=max(run.protocol_group for run in runs), by=by, facts=facts)
+                       protocol_groups=max(run.protocol_group for run in runs), by=by, facts=facts, pooled=pool)
 
 
 def _columns_by_fact(runs: list[Run], by: str, facts: SubtaskFacts, warnings: list[str]) -> list[dict]:

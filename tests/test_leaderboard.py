@@ -406,3 +406,18 @@ def test_pool_sums_the_runs_given_one_label(exp, tmp_path):
     (other / "spec.yaml").write_text(yaml.safe_dump({"task": {"name": "webshop"}, "agent": {"name": "hf"}}))
     with pytest.raises(LeaderboardError, match="differ in task"):
         build([exp / "eef", other], labels={str(exp / "eef"): "X", str(other): "X"}, pool=True)
+
+
+def test_a_pooled_picture_has_a_line_per_method_over_its_seeds(tmp_path):
+    # two seeds per method, labelled '<method> iter<N>' and pooled: one line per method, not per directory
+    runs, labels = [], {}
+    for seed in (0, 1):
+        for name, outcomes in (("rft", (RFT, RFT)), ("eef", (RFT, EEF))):
+            for it, o in enumerate(outcomes):
+                run = write_run(tmp_path / f"s{seed}-{name}" / f"iter{it}" / "eval", o, trainer=name)
+                runs.append(run)
+                labels[str(run)] = f"{name.upper()} iter{it}"
+    lb = build(runs, labels=labels, pool=True)
+    curves = {c.name: [(it, row.overall.solve_rate) for it, row in c.points] for c in lb.curves()}
+    assert curves == {"RFT": [(0, 0.4), (1, 0.4)], "EEF": [(0, 0.4), (1, 0.6)]}
+    assert [c.name for c in build(runs, labels={}, pool=False).curves()] == ["s0-rft", "s0-eef", "s1-rft", "s1-eef"]

@@ -3,13 +3,14 @@
 #   bash results/eef-mini/regenerate.sh            (tables from results/eef-mini/runs)
 #   KEEP=1 EXP=<dir> bash results/eef-mini/regenerate.sh   (first refresh the kept copies from the
 #                                                   experiments run.sh played in EXP, default experiments)
+#   OUT=<dir>      write the tables there instead (tests compare them with the published ones)
 # Rows: SFT (iteration 0, from the sft experiment), then each method's iterations; per seed, and
 # pooled over seeds (--pool: a subtask's episodes of every seed in one row).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 H=${HARNESS:-.venv/bin/harness}
-OUT=results/eef-mini
-RUNS=$OUT/runs
+RUNS=results/eef-mini/runs
+OUT=${OUT:-results/eef-mini}
 if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluation runs, summaries, EEF decisions, logs
   EXP=${EXP:-experiments}
   rm -rf "$RUNS" && mkdir -p "$RUNS"
@@ -21,7 +22,10 @@ if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluatio
     case $dst in *-sft) cp -r "$src/expert" "$dst"/ ;; esac
     for it in "$src"/iter*; do
       i=$(basename "$it")
-      case $dst:$i in *-sft:*|*:iter[1-9]*) ;; *) continue ;; esac  # iteration 0 is the sft experiment's
+      case $dst:$i in
+        *-sft:*|*:iter[1-9]*) ;;
+        *) mkdir -p "$dst/$i" && ln -s "../../$(basename "${dst%-*}")-sft/$i/eval" "$dst/$i/eval"; continue ;;
+      esac  # a method's iteration 0 is the sft experiment's (copied by --base-experiment): a link to it
       [ -d "$it/eval" ] || continue
       mkdir -p "$dst/$i/train"
       cp -r "$it/eval" "$dst/$i/" && rm -f "$dst/$i/eval/.lock"
@@ -31,12 +35,16 @@ if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluatio
   done
   find "$RUNS" -name .lock -delete
 fi
-evals=() per_seed=() pooled=()
+evals=() per_seed=() pooled=() curves=() curve_labels=()
 for run in $(find "$RUNS" -path '*/iter*/eval' -name eval | sort -V); do
   exp=$(basename "$(dirname "$(dirname "$run")")")  # s<seed>-<method>
   it=$(basename "$(dirname "$run")")
   seed=${exp%%-*} method=${exp#*-}
   name=$(case $method in sft) echo "SFT";; rft) echo "RFT";; rftx6) echo "RFT×6";; eef) echo "EEF";; *) echo "$method";; esac)
+  if [ "$method" != sft ]; then  # the picture: each method's line from the SFT checkpoint on
+    curves+=("$run") && curve_labels+=(--label "$run=$name $it")
+  fi
+  [ -L "$run" ] && continue  # in the tables, iteration 0 is the SFT row
   evals+=("$run")
   per_seed+=(--label "$run=$name $it $seed")
   pooled+=(--label "$run=$name $it")
@@ -44,7 +52,29 @@ done
 experts=$(find "$RUNS" -path '*-sft/expert' -name expert | sort -V)
 $H leaderboard "${evals[@]}" "${per_seed[@]}" --format markdown -o $OUT/leaderboard-per-seed.md
 $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --format markdown -o $OUT/leaderboard.md
+$H leaderboard "${evals[@]}" "${pooled[@]}" --pool --by difficulty --format markdown -o $OUT/leaderboard-difficulty.md
 $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --format html -o $OUT/leaderboard.html
+if [ ${#curves[@]} -gt 0 ]; then
+  $H leaderboard "${curves[@]}" "${curve_labels[@]}" --pool --format svg -o $OUT/solve-rate.svg
+fi
 $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --actions --format markdown -o $OUT/actions.md
 # shellcheck disable=SC2086
-$H leaderboard $experts --format markdown -o $OUT/expert-pool.md
+$H leaderboard $experts --by difficulty --format markdown -o $OUT/expert-pool.md
+# Head-to-head at EEF's last iteration against the same iteration of RFT x6 and of RFT (pooled over seeds)
+last=$(find "$RUNS" -path '*-eef/iter*/eval' -name eval | sed 's|.*/iter\([0-9]*\)/eval|\1|' | sort -n | tail -1)
+: > $OUT/head-to-head.md
+for other in "RFT×6:rftx6" "RFT:rft"; do
+  name=${other%%:*} dir=${other#*:}
+  if [ -n "$last" ] && compgen -G "$RUNS/s*-$dir/iter$last/eval" > /dev/null; then
+    $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --vs "EEF iter$last" "$name iter$last" \
+      --format markdown >> $OUT/head-to-head.md
+    echo >> $OUT/head-to-head.md
+  fi
+done
+# EEF's decisions per iteration, per seed
+: > $OUT/eef-decisions.md
+for exp in $(find "$RUNS" -maxdepth 1 -name '*-eef' | sort -V); do
+  echo "## $(basename "$exp")" >> $OUT/eef-decisions.md
+  $H show "$exp" --format markdown >> $OUT/eef-decisions.md
+  echo >> $OUT/eef-decisions.md
+done
