@@ -112,3 +112,26 @@ def test_harness_train_on_two_processes_plays_once_and_resumes_after_a_kill(tmp_
         assert len(ids) == len(set(ids)) == n, stage
     summary = json.loads((exp / "summary.json").read_text())
     assert summary["iterations"][0]["train"] == result and summary["iterations"][0]["eval"]["episodes"] == 2
+
+
+@pytest.mark.slow
+def test_eto_dpo_stage_on_two_processes(tmp_path):
+    """ETO under `accelerate launch` with 2 processes: the DPO stage trains on both (global batch 2:
+    the 2 pairs in one step per epoch), the main process alone plays the episodes and writes the pairs."""
+    import math
+    pytest.importorskip("trl")
+    from test_eto import SPEC as ETO_SPEC
+    spec = tmp_path / "eto.yaml"
+    spec.write_text(ETO_SPEC)
+    res = subprocess.run(launch(2) + ["-m", "harness.cli", "train", str(spec), "-R", f"out_dir={tmp_path}",
+                                      "-R", "name=exp"], env=cli_env(CI="true"), cwd=REPO, capture_output=True,
+                         text=True, timeout=1200)
+    assert res.returncode == 0, res.stderr[-4000:]
+    exp = tmp_path / "exp"
+    dpo = json.loads((exp / "iter1" / "train" / "result.json").read_text())
+    assert dpo["processes"] == 2 and dpo["data"]["pairs"] == 2 and dpo["steps"] == 3  # 3 epochs of one global batch
+    assert dpo["first_loss"] == pytest.approx(math.log(2), abs=1e-4) and dpo["last_loss"] < dpo["first_loss"]
+    assert len((exp / "iter1" / "pairs.jsonl").read_text().splitlines()) == 2
+    for stage in ("expert", "iter1/rollouts"):  # played once, by the main process
+        ids = [json.loads(x)["id"] for x in (exp / stage / "episodes.jsonl").read_text().splitlines() if x.strip()]
+        assert len(ids) == len(set(ids)) == 2, stage
