@@ -108,7 +108,7 @@ class RemoteEnv(Env):
                                                  replayed_before))
 
     def close(self) -> None:
-        if self.pool.alive(self.worker):
+        if self.pool.release(self.worker):
             self._get(self.worker.close.remote(self.handle))
 
 
@@ -134,14 +134,18 @@ class RayEnvPool:
             self.load[id(worker)] += 1
         return RemoteEnv(self, worker)
 
-    def alive(self, worker) -> bool:
+    def release(self, worker) -> bool:
+        """An environment on `worker` closes: one less to balance; whether the worker is still there."""
         with self._lock:
-            return any(w is worker for w in self.workers)
+            if id(worker) not in self.load:
+                return False
+            self.load[id(worker)] -= 1
+            return True
 
     def lost(self, worker) -> None:
         import ray
         with self._lock:
-            if not any(w is worker for w in self.workers):
+            if id(worker) not in self.load:
                 return  # another of its environments reported it first
             self.workers = [w for w in self.workers if w is not worker]
             del self.load[id(worker)]

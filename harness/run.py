@@ -117,11 +117,11 @@ def _play(spec: RunSpec, task: Task, store: RunStore, jobs: Iterable[EpisodeJob]
         console.print(f"{store.path}: every episode is already finished")
         return
     num_envs = min(spec.run.num_envs, count)
+    agent = build_agent(spec)  # first: an agent that fails to build starts no Ray workers
     envs = None
     if spec.run.executor == "ray":  # environments on Ray env workers; the agent stays here
         from .distributed import RayEnvPool
         envs = RayEnvPool(spec.task.model_dump(mode="json"), workers=min(spec.run.ray_shards, num_envs))
-    agent = build_agent(spec)
     engine = RolloutEngine(task, agent, num_envs=num_envs, max_steps=spec.run.max_steps,
                            env_retries=spec.run.env_retries, make_env=envs.make_env if envs else None)
     counts = {"ok": 0, "won": 0, "err": 0}
