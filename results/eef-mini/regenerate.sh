@@ -60,13 +60,14 @@ fi
 $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --actions --format markdown -o $OUT/actions.md
 # shellcheck disable=SC2086
 $H leaderboard $experts --by difficulty --format markdown -o $OUT/expert-pool.md
-# Head-to-head at EEF's last iteration against the same iteration of RFT x6 and of RFT (pooled over seeds)
-last=$(find "$RUNS" -path '*-eef/iter*/eval' -name eval | sed 's|.*/iter\([0-9]*\)/eval|\1|' | sort -n | tail -1)
+# Head-to-head of EEF against RFT x6 and RFT at the last iteration both have run (pooled over seeds)
+iters() { find "$RUNS" -path "*-$1/iter*/eval" -name eval | sed 's|.*/iter\([0-9]*\)/eval|\1|' | sort -u; }
 : > $OUT/head-to-head.md
 for other in "RFT×6:rftx6" "RFT:rft"; do
   name=${other%%:*} dir=${other#*:}
-  if [ -n "$last" ] && compgen -G "$RUNS/s*-$dir/iter$last/eval" > /dev/null; then
-    $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --vs "EEF iter$last" "$name iter$last" \
+  it=$(comm -12 <(iters eef) <(iters "$dir") | sort -n | tail -1)
+  if [ -n "$it" ] && [ "$it" != 0 ]; then
+    $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --vs "EEF iter$it" "$name iter$it" \
       --format markdown >> $OUT/head-to-head.md
     echo >> $OUT/head-to-head.md
   fi
