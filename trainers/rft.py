@@ -71,7 +71,8 @@ class RFTTrainer(Trainer):
             iterations.append(line)
             exp.write_summary(iterations)
             exp.log(f"iter{it}", rollout_win_rate=roll_sum["win_rate"], **{k: numbers[k] for k in (
-                "states_tried", "states_solved", "subtasks_newly_solved_by_eef", "training_examples")})
+                "states_tried", "states_solved", "subtasks_newly_solved_by_eef")},
+                training_examples=len(train_set))  # what was trained on: with `accumulate`, earlier iterations' too
             _say(exp.console, it, roll_sum, numbers, len(train_set), line["eval"])
         return iterations
 
