@@ -7,7 +7,9 @@ and the leaderboard all report.
   p = 0 or 1 and small n, where the normal approximation p ± 1.96·SE does not), for the win rate
   over episodes and for the solve rate over subtasks;
 - **mean score**: mean final score of the counted episodes;
-- a subtask is **solved** when any of its episodes succeeded; **solve rate** = solved / subtasks.
+- a subtask is **solved** when any of its episodes succeeded; **solve rate** = solved / subtasks;
+- **paired p-value** of two runs on the same subtasks: McNemar's exact test on the subtasks only one
+  of them solves (two-sided binomial sign test); it uses the pairing that unpaired intervals ignore.
 """
 from __future__ import annotations
 
@@ -35,6 +37,14 @@ def wilson_interval(hits: int, n: int, z: float = Z95) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mcnemar_exact_p(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value: the chance, if A and B were equally good, of a split of the
+    ``only_a + only_b`` discordant subtasks at least as uneven as this one (1.0 when there are none)."""
+    n, k = only_a + only_b, min(only_a, only_b)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
 
 
 def ci_text(ci: tuple[float, float]) -> str:

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from harness.errors import HarnessError
 from harness.protocol import comparable, differences
-from harness.stats import Stats
+from harness.stats import Stats, mcnemar_exact_p
 from harness.rundir import EPISODES_FILE, META_FILE, SPEC_FILE, is_kind
 from harness.runstore import EpisodeBrief, RunStore
 
@@ -568,6 +568,11 @@ class HeadToHead:
     def shared(self) -> int:
         return len(self.only_a) + len(self.only_b) + self.both + self.neither
 
+    @property
+    def p_value(self) -> float:
+        """Paired: McNemar's exact test on the subtasks only one of the two solves (harness.stats)."""
+        return mcnemar_exact_p(len(self.only_a), len(self.only_b))
+
     def as_dict(self) -> dict:
         def side(run: Run, only: list[SubtaskKey], unshared: int) -> dict:
             return {"label": run.label, "path": str(run.path), "solves_only": len(only), "not_compared": unshared,
@@ -576,7 +581,7 @@ class HeadToHead:
                                  for k in only]}
         return {"a": side(self.a, self.only_a, self.a_unshared), "b": side(self.b, self.only_b, self.b_unshared),
                 "shared_subtasks": self.shared, "both": self.both, "neither": self.neither,
-                "warnings": self.warnings}
+                "p_value": self.p_value, "warnings": self.warnings}
 
 
 def head_to_head(a: Run, b: Run, facts: SubtaskFacts | None = None) -> HeadToHead:

@@ -128,7 +128,11 @@ def head_to_head_page(h: HeadToHead) -> Page:
         [Cell.txt("solved by neither"), Cell(str(h.neither), h.neither)],
         [Cell.txt("compared (run by both)"), Cell(str(h.shared), h.shared)],
     ])
-    notes = ["steps: the winner's shortest successful episode. Runs: successful / counted episodes."]
+    split = len(h.only_a) + len(h.only_b)
+    notes = [f"Paired test: of the {split} subtasks only one of the two solves, {a} solves {len(h.only_a)}; "
+             f"McNemar's exact p = {h.p_value:.2g} (two-sided: the chance of a split at least this uneven "
+             f"if both were equally good).",
+             "steps: the winner's shortest successful episode. Runs: successful / counted episodes."]
     if h.fact_names:
         notes.append(f"{', '.join(h.fact_names)}: the task's facts about the subtask (before any agent plays it).")
     return Page(f"Head-to-head: {a} vs {b}",

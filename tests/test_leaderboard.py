@@ -12,6 +12,7 @@ import yaml
 
 from conftest import REPO, harness_cmd
 from harness.runstore import RunStore
+from harness.stats import mcnemar_exact_p
 from harness.summary import summarize
 from harness.trajectory import Message, Trajectory
 from harness.leaderboards.core import LeaderboardError, build, find_runs, head_to_head, load_run
@@ -162,6 +163,7 @@ def test_head_to_head(exp):
     d = h.as_dict()
     assert d["a"]["solves_only"] == 2 and d["b"]["solves_only"] == 1
     assert [s["subtask"] for s in d["a"]["subtasks"]] == ["b1", "m1"]
+    assert h.p_value == d["p_value"] == 1.0  # 2 against 1: P(split at least this uneven) = 2 * 4/8, capped
 
     # against the incomplete run only b1 and b2 are compared: it solves b1, rft b2
     h = head_to_head(lb.find("noisy_expert"), lb.find("hf rft-ckpt"))
@@ -305,6 +307,7 @@ def test_cli_json_vs_and_errors(exp, tmp_path):
     assert "## Head-to-head: hf eef-ckpt vs hf rft-ckpt" in text
     assert re.search(r"\| solved by hf eef-ckpt, never by hf rft-ckpt +\| +2 \|", text)
     assert re.search(r"\| solved by hf rft-ckpt, never by hf eef-ckpt +\| +1 \|", text)
+    assert "of the 3 subtasks only one of the two solves, hf eef-ckpt solves 2; McNemar's exact p = 1 " in text
 
     res = cli(exp, "--vs", "nope", "hf rft-ckpt")
     assert res.returncode == 2 and "no run labelled or located 'nope'" in res.stderr
@@ -421,3 +424,14 @@ def test_a_pooled_picture_has_a_line_per_method_over_its_seeds(tmp_path):
     curves = {c.name: [(it, row.overall.solve_rate) for it, row in c.points] for c in lb.curves()}
     assert curves == {"RFT": [(0, 0.4), (1, 0.4)], "EEF": [(0, 0.4), (1, 0.6)]}
     assert [c.name for c in build(runs, labels={}, pool=False).curves()] == ["s0-rft", "s0-eef", "s1-rft", "s1-eef"]
+
+
+@pytest.mark.parametrize("only_a, only_b", [(22, 5), (5, 22), (0, 7), (10, 10), (1, 0), (0, 0), (30, 3)])
+def test_mcnemar_exact_p_against_the_binomial_distribution(only_a, only_b):
+    """Two-sided: the probability, under Binomial(n, 1/2), of every split at least as far from n/2."""
+    n = only_a + only_b
+    far = abs(only_a - n / 2)
+    expected = sum(math.comb(n, i) for i in range(n + 1) if abs(i - n / 2) >= far) / 2 ** n
+    assert mcnemar_exact_p(only_a, only_b) == pytest.approx(expected, rel=1e-12)
+    assert mcnemar_exact_p(only_a, only_b) == mcnemar_exact_p(only_b, only_a)
+    assert 0 < mcnemar_exact_p(only_a, only_b) <= 1
