@@ -112,8 +112,9 @@ def is_run_dir(path: Path) -> bool:
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     """Run directories named directly, or found anywhere below an experiment directory.
 
-    Runs below one experiment directory come in natural path order; a run reached twice is
-    listed once.
+    Runs below one experiment directory come in natural path order; a run reached twice by one path
+    is listed once. A symlinked run directory is a run of its own (e.g. every method's iteration 0 linked
+    to the SFT experiment's evaluation: each method's curve starts there).
     """
     found: list[Path] = []
     seen: set[Path] = set()
@@ -126,10 +127,15 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
         if not below:
             raise LeaderboardError(f"{p}: no run directory (with {SPEC_FILE}, {META_FILE} and {EPISODES_FILE}) in it")
         for run in below:
-            if run.resolve() not in seen:
-                seen.add(run.resolve())
+            if place(run) not in seen:
+                seen.add(place(run))
                 found.append(run)
     return found
+
+
+def place(path: str | Path) -> Path:
+    """Where a run directory is named: absolute and normalized, symlinks not followed (see find_runs)."""
+    return Path(os.path.abspath(path))
 
 
 def _is_experiment(path: Path) -> bool:
@@ -148,7 +154,7 @@ def _walk_runs(root: Path) -> Iterator[Path]:
 
 def iteration_of(path: Path) -> tuple[Path, int] | None:
     """(experiment directory, N) for a run inside an ``iterN`` directory; None for other runs."""
-    parts = path.resolve().parts
+    parts = place(path).parts
     for i in range(len(parts) - 1, 0, -1):
         m = _ITERATION.match(parts[i])
         if m:
@@ -272,9 +278,9 @@ class Leaderboard:
         for run in self.runs:
             if run.label == str(name):
                 return run
-        target = Path(name).resolve()
+        target = place(name)
         for run in self.runs:
-            if run.path.resolve() == target:
+            if place(run.path) == target:
                 return run
         raise LeaderboardError(f"no run labelled or located {str(name)!r}; runs: "
                                + ", ".join(repr(r.label) for r in self.runs))
@@ -506,7 +512,7 @@ def _group_by_protocol(runs: list[Run]) -> list[str]:
 def _apply_labels(runs: list[Run], labels: dict[str, str], unique: bool = True) -> None:
     """Apply overrides (by path or default label); then (``unique``) make duplicate labels unique with the path."""
     for key, new in labels.items():
-        matched = [run for run in runs if run.label == key or run.path.resolve() == Path(key).resolve()]
+        matched = [run for run in runs if run.label == key or place(run.path) == place(key)]
         if not matched:
             raise LeaderboardError(f"--label {key}={new}: {key!r} matches no run directory or label")
         for run in matched:

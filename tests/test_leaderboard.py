@@ -426,6 +426,23 @@ def test_a_pooled_picture_has_a_line_per_method_over_its_seeds(tmp_path):
     assert [c.name for c in build(runs, labels={}, pool=False).curves()] == ["s0-rft", "s0-eef", "s1-rft", "s1-eef"]
 
 
+def test_methods_whose_iteration_0_links_to_one_sft_run_each_start_their_line_there(tmp_path):
+    # results/eef-mini's layout: every method's iter0/eval is a symlink to the SFT experiment's
+    sft = write_run(tmp_path / "s0-sft" / "iter0" / "eval", RFT, trainer="sft")
+    runs, labels = [], {}
+    for name, outcomes in (("rft", RFT), ("eef", EEF)):
+        link = tmp_path / f"s0-{name}" / "iter0" / "eval"
+        link.parent.mkdir(parents=True)
+        link.symlink_to(sft)
+        runs += [link, write_run(tmp_path / f"s0-{name}" / "iter1" / "eval", outcomes, trainer=name)]
+        labels |= {str(r): f"{name.upper()} iter{i}" for i, r in enumerate(runs[-2:])}
+    lb = build(runs, labels=labels, pool=True)
+    curves = {c.name: [(it, row.overall.solve_rate) for it, row in c.points] for c in lb.curves()}
+    assert curves == {"RFT": [(0, 0.4), (1, 0.4)], "EEF": [(0, 0.4), (1, 0.6)]}
+    assert lb.find(runs[2]).label == "EEF iter0" and lb.find(runs[0]).label == "RFT iter0"  # by the path named
+    assert [r.path for r in build([sft, runs[0], runs[0]]).runs] == [sft, runs[0]]  # one path: listed once
+
+
 @pytest.mark.parametrize("only_a, only_b", [(22, 5), (5, 22), (0, 7), (10, 10), (1, 0), (0, 0), (30, 3)])
 def test_mcnemar_exact_p_against_the_binomial_distribution(only_a, only_b):
     """Two-sided: the probability, under Binomial(n, 1/2), of every split at least as far from n/2."""
