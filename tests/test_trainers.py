@@ -150,7 +150,7 @@ def test_two_iterations_accumulate_one_solution_per_state_and_continue_the_adapt
     assert sorted(d["id"] for d in solutions[2]) == sorted(d["id"] for d in solutions[1])
     assert all(d["id"].startswith("iter1:") for d in solutions[2])
     logged = [json.loads(line) for line in (exp / "progress.jsonl").read_text().splitlines()]
-    trained = {l["stage"]: l["training_examples"] for l in logged if l["stage"] in ("iter1", "iter2")}
+    trained = {e["stage"]: e["training_examples"] for e in logged if e["stage"] in ("iter1", "iter2")}
     assert trained == {f"iter{i}": len(data[i]) for i in (1, 2)}  # the progress log counts what was trained on
 
 
