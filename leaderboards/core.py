@@ -127,8 +127,8 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
         if not below:
             raise LeaderboardError(f"{p}: no run directory (with {SPEC_FILE}, {META_FILE} and {EPISODES_FILE}) in it")
         for run in below:
-            if place(run) not in seen:
-                seen.add(place(run))
+            if (where := place(run)) not in seen:
+                seen.add(where)
                 found.append(run)
     return found
 
@@ -512,7 +512,8 @@ def _group_by_protocol(runs: list[Run]) -> list[str]:
 def _apply_labels(runs: list[Run], labels: dict[str, str], unique: bool = True) -> None:
     """Apply overrides (by path or default label); then (``unique``) make duplicate labels unique with the path."""
     for key, new in labels.items():
-        matched = [run for run in runs if run.label == key or place(run.path) == place(key)]
+        where = place(key)
+        matched = [run for run in runs if run.label == key or place(run.path) == where]
         if not matched:
             raise LeaderboardError(f"--label {key}={new}: {key!r} matches no run directory or label")
         for run in matched:
