@@ -157,6 +157,12 @@ class _Stepper:
         self.inbox.put(None)
         self.thread.join()
 
+    def _render(self, prompt: dict):
+        """The engine's input for a token prompt: vLLM >= 0.32 takes it rendered by the engine's Renderer
+        (a raw dict still works there, with a deprecation warning); older engines take the raw dict."""
+        renderer = getattr(self.engine, "renderer", None)
+        return renderer.render_cmpl([prompt])[0] if hasattr(renderer, "render_cmpl") else prompt
+
     def _loop(self) -> None:
         from vllm.sampling_params import RequestOutputKind
         while True:
@@ -169,7 +175,7 @@ class _Stepper:
                     rid = f"harness-{next(self.ids)}"
                     params.output_kind = RequestOutputKind.FINAL_ONLY
                     try:
-                        self.engine.add_request(rid, prompt, params, lora_request=lora)
+                        self.engine.add_request(rid, self._render(prompt), params, lora_request=lora)
                         self.pending[rid] = fut
                     except Exception as exc:  # a bad request fails alone
                         fut.set_exception(exc)

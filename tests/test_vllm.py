@@ -36,7 +36,7 @@ def engines():
 
 
 @pytest.mark.parametrize("mode", ["merge", "lora"])
-def test_vllm_agent_with_our_sft_adapter_acts_as_the_hf_agent(tmp_path, engines, mode):
+def test_vllm_agent_with_our_sft_adapter_acts_as_the_hf_agent(tmp_path, engines, mode, capfd):
     experts = play(tmp_path, "expert", {"name": "expert"}, split="train", limit=4, max_steps=15)
     wins = [t for t in experts.values() if t.success]
     assert len(wins) == 4
@@ -51,6 +51,7 @@ def test_vllm_agent_with_our_sft_adapter_acts_as_the_hf_agent(tmp_path, engines,
         assert [m.content for m in vl[eid].messages] == [m.content for m in hf[eid].messages], eid
     assert all(t.usage.completion_tokens > 0 for t in vl.values())
     assert any(a is not None for t in vl.values() for a in t.actions)  # the adapter taught the format
+    assert "Passing raw prompts" not in capfd.readouterr().err  # prompts go in rendered by the engine
 
 
 SPEC = """
