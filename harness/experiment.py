@@ -257,7 +257,13 @@ class Experiment:
     # ------------------------------------------------------------ stages
 
     def log(self, stage: str, **info) -> None:
-        with open(self.path / "progress.jsonl", "a") as fh:
+        """One line per finished stage: a resumed experiment that finds the stage as logged adds none."""
+        path = self.path / "progress.jsonl"
+        entry = json.loads(json.dumps({"stage": stage, **info}))
+        logged = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        if any({k: v for k, v in e.items() if k != "time"} == entry for e in logged):
+            return
+        with open(path, "a") as fh:
             fh.write(json.dumps({"stage": stage, "time": utc_now(), **info}) + "\n")
 
     def run_stage(self, rel: str, task: TaskSpec, agent: dict | AgentSpec, *, samples: int = 1,

@@ -118,9 +118,11 @@ def test_rerun_resumes_without_repeating_work(eef_exp):
     exp, _ = eef_exp
     before = {p: p.read_text() for p in exp.rglob("episodes.jsonl")}
     results = {p: p.read_text() for p in exp.rglob("result.json")}
+    progress = (exp / "progress.jsonl").read_text()
     again, res = run_train(exp.parent, "eef", "iterations: 1\n  M: 2\n  temperature: 0.0")
     assert {p: p.read_text() for p in exp.rglob("episodes.jsonl")} == before
     assert {p: p.read_text() for p in exp.rglob("result.json")} == results
+    assert (exp / "progress.jsonl").read_text() == progress  # finished stages are not logged again
 
 
 def test_rft_path(tmp_path):
