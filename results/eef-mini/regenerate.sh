@@ -36,7 +36,14 @@ if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluatio
   find "$RUNS" -name .lock -delete
 fi
 evals=() per_seed=() pooled=() curves=() curve_labels=()
-for run in $(find "$RUNS" -path '*/iter*/eval' -name eval | sort -V); do
+in_reading_order() {  # the evaluation runs: SFT, RFT, RFT×6, EEF; then by iteration, then by seed
+  for run in $(find "$RUNS" -path '*/iter*/eval' -name eval); do
+    exp=$(basename "$(dirname "$(dirname "$run")")") it=$(basename "$(dirname "$run")")
+    rank=$(case ${exp#*-} in sft) echo 0;; rft) echo 1;; rftx6) echo 2;; eef) echo 3;; *) echo 4;; esac)
+    echo "$rank ${it#iter} ${exp%%-*} $run"
+  done | sort -k1,1n -k2,2n -k3,3V | cut -d' ' -f4
+}
+for run in $(in_reading_order); do
   exp=$(basename "$(dirname "$(dirname "$run")")")  # s<seed>-<method>
   it=$(basename "$(dirname "$run")")
   seed=${exp%%-*} method=${exp#*-}
