@@ -65,8 +65,20 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def solve_cell(s: Stats | None) -> Cell:
-    return Cell("—", None) if s is None else Cell(f"{pct(s.solve_rate)} ({s.solved}/{s.subtasks})", s.solve_rate)
+def share(s: Stats, pooled: bool = False) -> tuple[float, str]:
+    """(rate, 'n/d') of a category or a row: its share of subtasks solved; on a pooled board its share of
+    episodes won, which is the mean over the pooled runs (seeds) when each plays every subtask once, where
+    'solved by any run' would grow with the number of runs."""
+    if pooled:
+        return s.win_rate, f"{s.successes}/{s.episodes}"
+    return s.solve_rate, f"{s.solved}/{s.subtasks}"
+
+
+def solve_cell(s: Stats | None, pooled: bool = False) -> Cell:
+    if s is None:
+        return Cell("—", None)
+    rate, counts = share(s, pooled)
+    return Cell(f"{pct(rate)} ({counts})", rate)
 
 
 def episodes_cell(r: SubtaskResult | None, mark: bool = False) -> Cell:
@@ -94,15 +106,18 @@ def leaderboard_page(lb: Leaderboard) -> Page:
                        Cell(ci_text(o.win_rate_ci), o.win_rate_ci[0]),
                        Cell(f"{o.mean_score:.1f}", o.mean_score),
                        Cell(f"{o.solved}/{o.subtasks}", o.solve_rate), Cell(str(o.episodes), o.episodes)]
-                    + [solve_cell(row.categories.get(c)) for c in lb.categories])
+                    + [solve_cell(row.categories.get(c), lb.pooled) for c in lb.categories])
     panel = (f"{len(lb.shared)} subtasks shared by every run (--common)" if lb.common
              else f"{len(lb.union)} subtasks")
     if lb.by:
         panel += f", columns by {lb.by}"
-    cells = (f"Columns: the values of the subtask fact {lb.by!r} (the task's), each cell the share of the "
-             "subtasks with that value solved" if lb.by else "Category cells: share of subtasks solved")
-    notes = [f"{cells} (a subtask is solved when any of its samples "
-             "succeeded). Win rate: share of episodes that succeeded ± standard error; 95% CI: Wilson "
+    measure = ("share of episodes won, over the runs pooled in the row (with one episode per subtask and run: "
+               "the mean of the runs' shares solved)" if lb.pooled else
+               "share of subtasks solved (a subtask is solved when any of its samples succeeded)")
+    cells = (f"Columns: the values of the subtask fact {lb.by!r} (the task's); each cell the {measure}, among "
+             "the subtasks with that value" if lb.by else f"Category cells: {measure}")
+    solved = " Solved: subtasks solved by an episode of any run pooled in the row." if lb.pooled else ""
+    notes = [f"{cells}.{solved} Win rate: share of episodes that succeeded ± standard error; 95% CI: Wilson "
              "score interval over episodes (harness.stats)."]
     if any(row.overall.mean_score < 0 for row in lb.rows):
         notes.append(NEGATIVE_SCORES)
@@ -191,13 +206,14 @@ def render(view: View, fmt: str, width: int = 200) -> str:
         if not isinstance(view, Leaderboard) or not _drawable(view.curves()):
             raise LeaderboardError("--format svg draws solve rates per iteration: give experiment directories "
                                    "(or their iterN/eval runs), no --vs/--per-subtask/--actions")
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + to_svg(view.curves(), standalone=True) + "\n"
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n' + to_svg(view.curves(), view.pooled, standalone=True)
+                + "\n")
     page = page_of(view)
     if fmt == "markdown":
         return to_markdown(page)
     if fmt == "html":
         curves = view.curves() if isinstance(view, Leaderboard) else []
-        return to_html(page, [to_svg(curves)] if _drawable(curves) else [])
+        return to_html(page, [to_svg(curves, view.pooled)] if _drawable(curves) else [])
     if fmt != "rich":
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     console = Console(file=io.StringIO(), width=width, color_system=None)
@@ -407,9 +423,11 @@ def _drawable(curves: list[Curve]) -> bool:
     return any(len(c.points) > 1 for c in curves)
 
 
-def to_svg(curves: list[Curve], width: int = 640, height: int = 320, standalone: bool = False) -> str:
-    """Share of evaluation subtasks solved per iteration, one line per experiment (SVG, no script);
-    inline in HTML unless ``standalone`` (a file of its own needs the namespace)."""
+def to_svg(curves: list[Curve], pooled: bool = False, width: int = 640, height: int = 320,
+           standalone: bool = False) -> str:
+    """Share of evaluation subtasks solved per iteration, one line per experiment (SVG, no script); of a
+    pooled board, share of episodes won (see share). Inline in HTML unless ``standalone``
+    (a file of its own needs the namespace)."""
     e = html.escape
     left, right, top, bottom = 56, 170, 16, 44
     last = max(it for c in curves for it, _ in c.points) or 1
@@ -432,16 +450,15 @@ def to_svg(curves: list[Curve], width: int = 640, height: int = 320, standalone:
     out.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 8}" text-anchor="middle" fill="#333">'
                "iteration (0: SFT)</text>")
     out.append(f'<text transform="translate(14 {(top + height - bottom) / 2:.1f}) rotate(-90)" '
-               'text-anchor="middle" fill="#333">evaluation subtasks solved</text>')
+               f'text-anchor="middle" fill="#333">evaluation {"episodes won" if pooled else "subtasks solved"}</text>')
     for i, c in enumerate(curves):
         colour = _COLOURS[i % len(_COLOURS)]
-        pts = [(x(it), y(row.overall.solve_rate), it, row) for it, row in c.points]
+        pts = [(x(it), y(share(row.overall, pooled)[0]), it, row) for it, row in c.points]
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
                    + " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in pts) + '"/>')
         for px, py, it, row in pts:
-            o = row.overall
             out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="{colour}"><title>{e(c.name)} iter{it}: '
-                       f"{pct(o.solve_rate)} ({o.solved}/{o.subtasks})</title></circle>")
+                       f"{solve_cell(row.overall, pooled).text}</title></circle>")
         ly = top + 8 + 18 * i
         lx = width - right + 14
         out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 20}" y2="{ly}" stroke="{colour}" stroke-width="2"/>'

@@ -426,6 +426,28 @@ def test_a_pooled_picture_has_a_line_per_method_over_its_seeds(tmp_path):
     assert [c.name for c in build(runs, labels={}, pool=False).curves()] == ["s0-rft", "s0-eef", "s1-rft", "s1-eef"]
 
 
+def test_pooled_cells_and_picture_are_the_mean_over_seeds_not_any_seed(tmp_path):
+    # one greedy episode per subtask and seed; seed 0 solves b1 b2, seed 1 solves b2 b3 (boil 3 subtasks)
+    seeds = ([("b1", 0, True, 100), ("b2", 0, True, 100), ("b3", 0, False, 0)],
+             [("b1", 0, False, 0), ("b2", 0, True, 100), ("b3", 0, False, 0)])
+    runs = [write_run(tmp_path / f"s{i}-rft" / "iter1" / "eval", o, trainer="rft") for i, o in enumerate(seeds)]
+    runs += [write_run(tmp_path / f"s{i}-rft" / "iter0" / "eval", [(k, 0, False, 0) for k in ("b1", "b2", "b3")],
+                       trainer="rft") for i in range(2)]
+    labels = {str(r): f"RFT iter{r.parent.name[-1]}" for r in runs}
+    pooled = build(runs, labels=labels, pool=True)
+    md = render(pooled, "markdown")
+    row = next(line for line in md.splitlines() if line.startswith("| RFT iter1"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[-1] == "50.0% (3/6)"  # boil: the mean of the seeds' 2/3 and 1/3
+    assert cells[5] == "2/3"  # solved: b1 or b2 by some seed
+    assert "mean of the runs' shares solved" in md and "any run pooled in the row" in md
+    svg = render(pooled, "svg")
+    assert "evaluation episodes won" in svg and "RFT iter1: 50.0% (3/6)" in svg
+    assert re.findall(r'<polyline[^>]*points="([^"]+)"', svg) == ["56.0,276.0 470.0,146.0"]  # 0% then 50%
+    single = render(build([runs[0]], labels={str(runs[0]): "RFT iter1"}), "markdown")
+    assert "66.7% (2/3)" in single and "share of subtasks solved" in single and "episodes won" not in single
+
+
 def test_methods_whose_iteration_0_links_to_one_sft_run_each_start_their_line_there(tmp_path):
     # results/eef-mini's layout: every method's iter0/eval is a symlink to the SFT experiment's
     sft = write_run(tmp_path / "s0-sft" / "iter0" / "eval", RFT, trainer="sft")
