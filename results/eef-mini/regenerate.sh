@@ -2,7 +2,8 @@
 # Regenerates the published tables of the CPU-scale EEF comparison from the kept run directories.
 #   bash results/eef-mini/regenerate.sh            (tables from results/eef-mini/runs)
 #   KEEP=1 EXP=<dir> bash results/eef-mini/regenerate.sh   (first refresh the kept copies from the
-#                                                   experiments run.sh played in EXP, default experiments)
+#                                                   experiments run.sh played in EXP, default experiments:
+#                                                   the seeds whose comparison is complete; PARTIAL=1: all)
 #   OUT=<dir>      write the tables there instead (tests compare them with the published ones)
 # Rows: SFT (iteration 0, from the sft experiment), then each method's iterations; per seed, and
 # pooled over seeds (--pool: a subtask's episodes of every seed in one row).
@@ -13,12 +14,22 @@ RUNS=results/eef-mini/runs
 OUT=${OUT:-results/eef-mini}
 if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluation runs, summaries, EEF decisions, logs
   EXP=${EXP:-experiments}
+  complete() {  # every experiment of seed $1 has evaluated its last iteration: pooled rows then cover equal seeds
+    [ -f "$EXP/eef-mini-s$1-sft/iter0/eval/summary.json" ] || return 1
+    for m in eef rft rftx6; do
+      n=$(sed -n 's/^  iterations: \([0-9]*\)$/\1/p' "$EXP/eef-mini-s$1-$m/spec.yaml" 2>/dev/null)
+      [ -n "$n" ] && grep -q '"complete": true' "$EXP/eef-mini-s$1-$m/iter$n/eval/summary.json" 2>/dev/null || return 1
+    done
+  }
   rm -rf "$RUNS" && mkdir -p "$RUNS"
   for src in "$EXP"/eef-mini-s*-*; do
+    seed=$(basename "$src" | sed 's/^eef-mini-s\([0-9]*\)-.*/\1/')
+    if [ "${PARTIAL:-0}" != 1 ] && ! complete "$seed"; then
+      echo "seed $seed: its comparison is not complete yet: not kept (PARTIAL=1 keeps it)" >&2 && continue
+    fi
     dst=$RUNS/$(basename "$src" | sed 's/^eef-mini-//')
     mkdir -p "$dst"
-    cp "$src"/{spec.yaml,meta.json,progress.jsonl} "$dst"/
-    [ -f "$src/summary.json" ] && cp "$src/summary.json" "$dst"/
+    for f in spec.yaml meta.json progress.jsonl summary.json; do [ -f "$src/$f" ] && cp "$src/$f" "$dst"/; done
     case $dst in *-sft) cp -r "$src/expert" "$dst"/ ;; esac
     for it in "$src"/iter*; do
       i=$(basename "$it")
@@ -56,7 +67,11 @@ for run in $(in_reading_order); do
   per_seed+=(--label "$run=$name $it $seed")
   pooled+=(--label "$run=$name $it")
 done
-experts=$(find "$RUNS" -path '*-sft/expert' -name expert | sort -V)
+experts=() expert_labels=()
+for run in $(find "$RUNS" -path '*-sft/expert' -name expert | sort -V); do
+  seed=$(basename "$(dirname "$run")") && seed=${seed%%-*}
+  experts+=("$run") && expert_labels+=(--label "$run=flawed expert $seed")
+done
 $H leaderboard "${evals[@]}" "${per_seed[@]}" --format markdown -o $OUT/leaderboard-per-seed.md
 $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --format markdown -o $OUT/leaderboard.md
 $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --by difficulty --format markdown -o $OUT/leaderboard-difficulty.md
@@ -65,8 +80,7 @@ if [ ${#curves[@]} -gt 0 ]; then
   $H leaderboard "${curves[@]}" "${curve_labels[@]}" --pool --format svg -o $OUT/solve-rate.svg
 fi
 $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --actions --format markdown -o $OUT/actions.md
-# shellcheck disable=SC2086
-$H leaderboard $experts --by difficulty --format markdown -o $OUT/expert-pool.md
+$H leaderboard "${experts[@]}" "${expert_labels[@]}" --by difficulty --format markdown -o $OUT/expert-pool.md
 # Head-to-head of EEF against RFT x6 and RFT at the last iteration both have run (pooled over seeds)
 iters() { find "$RUNS" -path "*-$1/iter*/eval" -name eval | sed 's|.*/iter\([0-9]*\)/eval|\1|' | sort -u; }
 : > $OUT/head-to-head.md
