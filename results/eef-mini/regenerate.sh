@@ -12,11 +12,13 @@ cd "$(dirname "$0")/../.."
 H=${HARNESS:-.venv/bin/harness}
 RUNS=results/eef-mini/runs
 OUT=${OUT:-results/eef-mini}
+METHODS=(sft rft rftx6 eef)  # a seed's experiments (run.sh's), in the tables' reading order
+declare -A NAME=([sft]=SFT [rft]=RFT [rftx6]=RFT×6 [eef]=EEF)
 if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluation runs, summaries, EEF decisions, logs
   EXP=${EXP:-experiments}
   complete() {  # every experiment of seed $1 has evaluated its last iteration: pooled rows then cover equal seeds
     [ -f "$EXP/eef-mini-s$1-sft/iter0/eval/summary.json" ] || return 1
-    for m in eef rft rftx6; do
+    for m in "${METHODS[@]:1}"; do
       n=$(sed -n 's/^  iterations: \([0-9]*\)$/\1/p' "$EXP/eef-mini-s$1-$m/spec.yaml" 2>/dev/null)
       [ -n "$n" ] && grep -q '"complete": true' "$EXP/eef-mini-s$1-$m/iter$n/eval/summary.json" 2>/dev/null || return 1
     done
@@ -47,10 +49,11 @@ if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluatio
   find "$RUNS" -name .lock -delete
 fi
 evals=() per_seed=() pooled=() curves=() curve_labels=()
-in_reading_order() {  # the evaluation runs: SFT, RFT, RFT×6, EEF; then by iteration, then by seed
+in_reading_order() {  # the evaluation runs: by METHODS, then by iteration, then by seed
   for run in $(find "$RUNS" -path '*/iter*/eval' -name eval); do
     exp=$(basename "$(dirname "$(dirname "$run")")") it=$(basename "$(dirname "$run")")
-    rank=$(case ${exp#*-} in sft) echo 0;; rft) echo 1;; rftx6) echo 2;; eef) echo 3;; *) echo 4;; esac)
+    rank=${#METHODS[@]}
+    for i in "${!METHODS[@]}"; do [ "${METHODS[$i]}" = "${exp#*-}" ] && rank=$i; done
     echo "$rank ${it#iter} ${exp%%-*} $run"
   done | sort -k1,1n -k2,2n -k3,3V | cut -d' ' -f4
 }
@@ -58,7 +61,7 @@ for run in $(in_reading_order); do
   exp=$(basename "$(dirname "$(dirname "$run")")")  # s<seed>-<method>
   it=$(basename "$(dirname "$run")")
   seed=${exp%%-*} method=${exp#*-}
-  name=$(case $method in sft) echo "SFT";; rft) echo "RFT";; rftx6) echo "RFT×6";; eef) echo "EEF";; *) echo "$method";; esac)
+  name=${NAME[$method]:-$method}
   if [ "$method" != sft ]; then  # the picture: each method's line from the SFT checkpoint on
     curves+=("$run") && curve_labels+=(--label "$run=$name $it")
   fi
@@ -84,8 +87,8 @@ $H leaderboard "${experts[@]}" "${expert_labels[@]}" --by difficulty --format ma
 # Head-to-head of EEF against RFT x6 and RFT at the last iteration both have run (pooled over seeds)
 iters() { find "$RUNS" -path "*-$1/iter*/eval" -name eval | sed 's|.*/iter\([0-9]*\)/eval|\1|' | sort -u; }
 : > $OUT/head-to-head.md
-for other in "RFT×6:rftx6" "RFT:rft"; do
-  name=${other%%:*} dir=${other#*:}
+for dir in rftx6 rft; do
+  name=${NAME[$dir]}
   it=$(comm -12 <(iters eef) <(iters "$dir") | sort -n | tail -1)
   if [ -n "$it" ] && [ "$it" != 0 ]; then
     $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --vs "EEF iter$it" "$name iter$it" \
