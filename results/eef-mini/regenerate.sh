@@ -12,7 +12,9 @@ cd "$(dirname "$0")/../.."
 H=${HARNESS:-.venv/bin/harness}
 RUNS=results/eef-mini/runs
 OUT=${OUT:-results/eef-mini}
-METHODS=(sft rft rftx6 eef)  # a seed's experiments (run.sh's), in the tables' reading order
+# a seed's experiments (run.sh's), in the tables' reading order; SFT first: the others start from its
+# checkpoint, and complete() checks it apart (it has no iterations)
+METHODS=(sft rft rftx6 eef)
 declare -A NAME=([sft]=SFT [rft]=RFT [rftx6]=RFT×6 [eef]=EEF)
 if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluation runs, summaries, EEF decisions, logs
   EXP=${EXP:-experiments}
