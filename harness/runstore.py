@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -54,6 +55,11 @@ class _Key(BaseModel):
 
 def _digest(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+
+
+def _natural(key: str) -> list:
+    """Sort key that orders 'mini:9#0' before 'mini:10#0' (text and numbers alternate, so they compare)."""
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", key))]
 
 
 _VERSIONED = ("harness", "pydantic", "scienceworld", "torch", "transformers", "peft", "trl", "openai", "vllm")
@@ -169,11 +175,13 @@ class RunStore:
                         raise RunStoreError(f"{self.path / EPISODES_FILE}:{lineno}: corrupt record: {exc}") from exc
 
     def latest(self) -> dict[str, Trajectory]:
-        """The last record of each episode id: a retried episode supersedes its error."""
+        """The last record of each episode id (a retried episode supersedes its error), in id order
+        (numbers by value): the file holds episodes in the order they finished, which scheduling
+        decides, and trainers select and order their training data from this."""
         out: dict[str, Trajectory] = {}
         for t in self.iter_episodes():
             out[t.key] = t
-        return out
+        return {k: out[k] for k in sorted(out, key=_natural)}
 
     def iter_latest_briefs(self, model: type[R] = EpisodeBrief) -> Iterator[R]:
         """The brief of each episode's last record, streamed (as ``latest`` but without a dict of records).

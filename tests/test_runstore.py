@@ -75,3 +75,18 @@ def test_second_writer_is_locked_out(tmp_path):
             RunStore.open(tmp_path / "r").lock()
     finally:
         first.close()
+
+
+def test_latest_is_in_id_order_whatever_order_episodes_finished_in(tmp_path):
+    d = tmp_path / "r"
+    load = load_run_spec(None, defaults={"task": {"name": "counter", "targets": list(range(1, 12))},
+                                         "agent": {"name": "counter_agent"}},
+                         run=[f"out_dir={tmp_path}", "name=r", "progress=false", "samples=2"])
+    execute(load)
+    lines = (d / "episodes.jsonl").read_text().splitlines(keepends=True)
+    orders = []
+    for written in (lines, lines[::-1], lines[1::2] + lines[::2]):
+        (d / "episodes.jsonl").write_text("".join(written))
+        orders.append(list(RunStore.open(d).latest()))
+    assert orders[0] == orders[1] == orders[2]
+    assert orders[0][:4] == ["t1#0", "t1#1", "t2#0", "t2#1"] and orders[0][-2:] == ["t11#0", "t11#1"]  # 2 before 11

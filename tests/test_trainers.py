@@ -5,6 +5,7 @@ state is known in advance (it succeeds once the counter is at 2 or more): the pr
 and loss masks can then be checked exactly.
 """
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -31,9 +32,10 @@ run: {num_envs: 2, progress: false, seed: 0}
 """
 
 
-def run_train(tmp_path, trainer, extra="", name=None):
-    spec = tmp_path / f"{trainer}.yaml"
-    spec.write_text(SPEC % {"trainer": trainer, "extra": extra})
+def run_train(tmp_path, trainer, extra="", name=None, sections=""):
+    """`harness train` on SPEC with ``extra`` trainer options and ``sections`` appended (YAML lines)."""
+    spec = tmp_path / f"{name or trainer}.yaml"
+    spec.write_text(SPEC % {"trainer": trainer, "extra": extra} + sections)
     res = subprocess.run(harness_cmd() + ["train", str(spec), "-R", f"out_dir={tmp_path}",
                                           "-R", f"name={name or trainer}"],
                          env=cli_env(CI="true"), cwd=REPO, capture_output=True, text=True, timeout=900)
@@ -123,6 +125,25 @@ def test_rerun_resumes_without_repeating_work(eef_exp):
     assert {p: p.read_text() for p in exp.rglob("episodes.jsonl")} == before
     assert {p: p.read_text() for p in exp.rglob("result.json")} == results
     assert (exp / "progress.jsonl").read_text() == progress  # finished stages are not logged again
+
+
+def test_training_does_not_depend_on_the_order_episodes_finished(tmp_path, eef_exp):
+    """A run store holds episodes in the order they finished, which scheduling decides (num_envs, machine
+    load): the same expert episodes stored in another order give the same training data, in the same
+    order, and the same training."""
+    exp, _ = eef_exp
+    lines = (exp / "expert" / "episodes.jsonl").read_text().splitlines(keepends=True)
+    made = {}
+    for name, order in (("forward", lines), ("reversed", lines[::-1])):
+        pool = tmp_path / f"pool-{name}"
+        shutil.copytree(exp / "expert", pool, ignore=shutil.ignore_patterns(".lock"))
+        (pool / "episodes.jsonl").write_text("".join(order))
+        made[name], _ = run_train(tmp_path, "sft", name=f"sft-{name}", sections=f"expert_run: {pool}\n")
+    data = {n: (d / "iter0" / "train" / "data.jsonl").read_text() for n, d in made.items()}
+    assert data["forward"] == data["reversed"] and data["forward"].count("\n") >= 2
+    result = {n: json.loads((d / "iter0" / "train" / "result.json").read_text()) for n, d in made.items()}
+    first, second = ({k: r[k] for k in ("first_loss", "last_loss", "steps")} for r in result.values())
+    assert first == second
 
 
 def test_rft_path(tmp_path):
