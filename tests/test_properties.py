@@ -13,6 +13,10 @@ from harness.react import format_reply, parse_action
 from harness.runstore import EPISODES_FILE, RunStore
 from harness.trajectory import Message, Step, Trajectory, Usage
 
+# No per-example deadline: on a shared 2-core machine a slow example is load, not a fault.
+settings.register_profile("harness", deadline=None)
+settings.load_profile("harness")
+
 # ---------------------------------------------------------------- parse_action
 
 # Text that is likely to contain near-misses of the format.
