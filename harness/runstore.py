@@ -57,9 +57,10 @@ def _digest(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
 
 
-def _natural(key: str) -> list:
-    """Sort key that orders 'mini:9#0' before 'mini:10#0' (text and numbers alternate, so they compare)."""
-    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", key))]
+def natural_key(text: str) -> list:
+    """Sort key with numbers by value: 'mini:9#0' before 'mini:10#0', 'iter2' before 'iter10' (the split
+    alternates text and digit runs, so two keys compare position by position)."""
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", text))]
 
 
 _VERSIONED = ("harness", "pydantic", "scienceworld", "torch", "transformers", "peft", "trl", "openai", "vllm")
@@ -181,7 +182,7 @@ class RunStore:
         out: dict[str, Trajectory] = {}
         for t in self.iter_episodes():
             out[t.key] = t
-        return {k: out[k] for k in sorted(out, key=_natural)}
+        return {k: out[k] for k in sorted(out, key=natural_key)}
 
     def iter_latest_briefs(self, model: type[R] = EpisodeBrief) -> Iterator[R]:
         """The brief of each episode's last record, streamed (as ``latest`` but without a dict of records).

@@ -25,7 +25,7 @@ from harness.errors import HarnessError
 from harness.protocol import comparable, differences
 from harness.stats import Stats, mcnemar_exact_p
 from harness.rundir import EPISODES_FILE, META_FILE, SPEC_FILE, is_kind
-from harness.runstore import EpisodeBrief, RunStore
+from harness.runstore import EpisodeBrief, RunStore, natural_key
 
 SubtaskKey = tuple[str, str]  # (task, subtask id): ids of different tasks may coincide
 
@@ -35,11 +35,6 @@ _ITERATION_IN_LABEL = re.compile(r"\biter(?:ation)?[_-]?\d+\b")
 
 class LeaderboardError(HarnessError):
     """The runs asked for cannot be put in one table (none found, unknown name, empty panel)."""
-
-
-def natural_key(text: str) -> list:
-    """Sort 'iter10' after 'iter2' and 'boil-10' after 'boil-2'."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 # ---------------------------------------------------------------- per-run data

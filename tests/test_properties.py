@@ -119,7 +119,7 @@ def test_a_trajectory_that_can_be_built_can_be_stored_and_read_back(tmp_path, fi
 
 # ---------------------------------------------------------------- run store: torn tail
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(trajs=st.lists(trajectories(ids=st.sampled_from(["a#0", "a#1", "b#0", "ü#0"])), max_size=6),
        data=st.data())
 def test_repair_keeps_exactly_the_complete_lines(trajs, data):
@@ -150,7 +150,7 @@ def test_repair_keeps_exactly_the_complete_lines(trajs, data):
         assert store.latest() == {**expected, extra.key: extra}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(trajs=st.lists(trajectories(ids=st.sampled_from(["a#0", "a#1", "b#0", "ü#0"])), max_size=8))
 def test_streamed_briefs_are_the_latest_record_of_each_episode(trajs):
     """`iter_latest_briefs` (what summaries and leaderboards read) agrees with `latest`."""

@@ -8,9 +8,9 @@ from harness.runstore import RunStore
 from harness.specs import load_run_spec
 
 
-def spec(tmp_path, **run):
+def spec(tmp_path, targets=(1, 2, 3, 4, 5), **run):
     run_over = [f"out_dir={tmp_path}", "name=r", "progress=false"] + [f"{k}={v}" for k, v in run.items()]
-    return load_run_spec(None, defaults={"task": {"name": "counter", "targets": [1, 2, 3, 4, 5]},
+    return load_run_spec(None, defaults={"task": {"name": "counter", "targets": list(targets)},
                                          "agent": {"name": "counter_agent"}}, run=run_over)
 
 
@@ -79,10 +79,7 @@ def test_second_writer_is_locked_out(tmp_path):
 
 def test_latest_is_in_id_order_whatever_order_episodes_finished_in(tmp_path):
     d = tmp_path / "r"
-    load = load_run_spec(None, defaults={"task": {"name": "counter", "targets": list(range(1, 12))},
-                                         "agent": {"name": "counter_agent"}},
-                         run=[f"out_dir={tmp_path}", "name=r", "progress=false", "samples=2"])
-    execute(load)
+    execute(spec(tmp_path, targets=range(1, 12), samples=2))
     lines = (d / "episodes.jsonl").read_text().splitlines(keepends=True)
     orders = []
     for written in (lines, lines[::-1], lines[1::2] + lines[::2]):
