@@ -69,9 +69,11 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
             todo: Iterable[EpisodeJob] = plan_jobs(spec, subtasks)
             expected = len(subtasks) * spec.run.samples
             identity = spec.identity_hash()
+            extra_meta = {}
         else:
             todo, expected = jobs, len(jobs)
             identity = spec_hash({"spec": spec.identity_hash(), "jobs": sorted(j.episode_id for j in jobs)})
+            extra_meta = {"run_spec_hash": spec.identity_hash()}
             subtasks = list({j.subtask.id: j.subtask for j in jobs}.values())
         remaining = expected
         if resume is None and run_dir is not None and (Path(run_dir) / "meta.json").is_file():
@@ -94,7 +96,7 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
             path = Path(run_dir) if run_dir is not None else default_run_dir(spec)
             registry.lookup("agent", spec.agent.name)  # fail on a bad agent name before writing
             protocol = run_protocol(task, spec.agent, subtasks, spec.run.max_steps)
-            store = RunStore.create(path, spec.resolved_dict(), identity, {"protocol": protocol})
+            store = RunStore.create(path, spec.resolved_dict(), identity, {"protocol": protocol, **extra_meta})
         try:
             _play(spec, task, store, todo, remaining, console, on_episode)
         except KeyboardInterrupt:

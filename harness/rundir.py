@@ -39,6 +39,8 @@ class Meta(BaseModel):
     kind: Kind = "run"
     format_version: int = 1
     spec_hash: str | None = None  # None only in hand-made or very old directories
+    run_spec_hash: str | None = None  # runs of explicit jobs (EEF's restarts): spec_hash also covers the
+    # job ids, which spec.yaml does not hold; this is the hash of spec.yaml alone
     created: str | None = None
     versions: dict[str, str] = Field(default_factory=dict)
     git_commit: str | None = None

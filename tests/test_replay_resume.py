@@ -23,6 +23,8 @@ def test_not_tried_episode_is_finished_for_resume_and_summary(tmp_path):
                                          "agent": {"name": "counter_agent"}},
                          run=[f"out_dir={tmp_path}", "name=x", "progress=false"])
     store = execute(spec, jobs=jobs, task=task)
+    meta = json.loads((tmp_path / "x" / "meta.json").read_text())  # the plan is in the hash, not in spec.yaml
+    assert meta["run_spec_hash"] == spec.identity_hash() != meta["spec_hash"]
     s = store.summary()
     assert (s["episodes"], s["not_tried"], s["errors"], s["complete"]) == (1, 1, 0, True)
     lines = (tmp_path / "x" / "episodes.jsonl").read_text().splitlines()

@@ -83,7 +83,8 @@ def test_cli_bad_spec_exits_nonzero_and_writes_nothing(tmp_path, text, needle):
 def test_kept_runs_re_resolve_to_their_stored_identity_hash():
     """Options added to a plugin after runs were kept (added_later: webshop's spacy_model and
     goal_source, the vllm agent's continuous) stay out of the spec at their defaults, so the published
-    runs, and experiments like them, still resume; set to another value, they are part of it."""
+    runs, and experiments like them, still resume; set to another value, they are part of it. A run of
+    explicit jobs (EEF's exploration) compares spec.yaml with its run_spec_hash: its spec_hash covers the jobs."""
     import json
     from pathlib import Path
 
@@ -95,7 +96,8 @@ def test_kept_runs_re_resolve_to_their_stored_identity_hash():
     assert any(yaml.safe_load((d / "spec.yaml").read_text())["agent"]["name"] == "vllm" for d in kept)
     for d in kept:
         spec = run_spec_from_dict(yaml.safe_load((d / "spec.yaml").read_text()), str(d))
-        assert spec.identity_hash() == json.loads((d / "meta.json").read_text())["spec_hash"], d
+        meta = json.loads((d / "meta.json").read_text())
+        assert spec.identity_hash() == meta.get("run_spec_hash", meta["spec_hash"]), d
     vllm = {"name": "vllm", "model": "smollm2"}
     assert "continuous" not in resolve_plugin("agent", vllm, "t").model_dump(mode="json")
     assert resolve_plugin("agent", {**vllm, "continuous": False}, "t").model_dump(mode="json")["continuous"] is False
