@@ -3,14 +3,16 @@
 #   bash results/eef-mini/regenerate.sh            (tables from results/eef-mini/runs)
 #   KEEP=1 EXP=<dir> bash results/eef-mini/regenerate.sh   (first refresh the kept copies from the
 #                                                   experiments run.sh played in EXP, default experiments:
-#                                                   the seeds whose comparison is complete; PARTIAL=1: all)
+#                                                   the seeds whose comparison is complete; PARTIAL=1: all;
+#                                                   the kept runs of seeds EXP does not hold stay)
 #   OUT=<dir>      write the tables there instead (tests compare them with the published ones)
+#   RUNS=<dir>     the kept runs (default results/eef-mini/runs)
 # Rows: SFT (iteration 0, from the sft experiment), then each method's iterations; per seed, and
 # pooled over seeds (--pool: a subtask's episodes of every seed in one row).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 H=${HARNESS:-.venv/bin/harness}
-RUNS=results/eef-mini/runs
+RUNS=${RUNS:-results/eef-mini/runs}
 OUT=${OUT:-results/eef-mini}
 # a seed's experiments (run.sh's), in the tables' reading order; SFT first: the others start from its
 # checkpoint, and complete() checks it apart (it has no iterations)
@@ -25,14 +27,14 @@ if [ "${KEEP:-0}" = 1 ]; then  # keep what the tables read: expert and evaluatio
       [ -n "$n" ] && grep -q '"complete": true' "$EXP/eef-mini-s$1-$m/iter$n/eval/summary.json" 2>/dev/null || return 1
     done
   }
-  rm -rf "$RUNS" && mkdir -p "$RUNS"
+  mkdir -p "$RUNS"
   for src in "$EXP"/eef-mini-s*-*; do
     seed=$(basename "$src" | sed 's/^eef-mini-s\([0-9]*\)-.*/\1/')
     if [ "${PARTIAL:-0}" != 1 ] && ! complete "$seed"; then
       echo "seed $seed: its comparison is not complete yet: not kept (PARTIAL=1 keeps it)" >&2 && continue
     fi
     dst=$RUNS/$(basename "$src" | sed 's/^eef-mini-//')
-    mkdir -p "$dst"
+    rm -rf "$dst" && mkdir -p "$dst"  # a fresh copy of this experiment; other seeds' stay as kept
     for f in spec.yaml meta.json progress.jsonl summary.json; do [ -f "$src/$f" ] && cp "$src/$f" "$dst"/; done
     case $dst in *-sft) cp -r "$src/expert" "$dst"/ ;; esac
     for it in "$src"/iter*; do
