@@ -80,6 +80,10 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
             resume = Path(run_dir)  # a stage of an experiment finishes its own run directory
         if resume is not None:
             store = RunStore.open(resume)
+            if jobs is None and store.meta.get("run_spec_hash"):
+                raise RunStoreError(f"{resume}: this run plays an experiment's own episodes (e.g. EEF's restarts "
+                                    "from expert states), not the spec's subtasks; run the experiment's `harness "
+                                    "train` command again to finish it")
             if store.meta.get("spec_hash") != identity:
                 raise RunStoreError(
                     f"{resume}: the spec changed since this run started (hash {store.meta.get('spec_hash')} "

@@ -2,8 +2,11 @@
 not tried: finished, never retried by --resume, not scored, and they do not stop an experiment."""
 import json
 
+import pytest
+
 from harness.rollout import EpisodeJob
 from harness.run import execute
+from harness.errors import RunStoreError
 from harness.runstore import RunStore
 from harness.specs import load_run_spec
 from harness_toy import CounterConfig, CounterTask, CountingAgent, CountingConfig
@@ -33,3 +36,6 @@ def test_not_tried_episode_is_finished_for_resume_and_summary(tmp_path):
     assert RunStore.open(tmp_path / "x").finished_keys() == {"t3#0@1", "t4#0@2"}
     statuses = {json.loads(x)["id"]: json.loads(x)["status"] for x in lines}
     assert statuses == {"t3#0@1": "ok", "t4#0@2": "not_tried"}
+    # `harness run --resume` cannot know the jobs: it names the command that does
+    with pytest.raises(RunStoreError, match="run the experiment's `harness train` command"):
+        execute(spec, task=task, resume=tmp_path / "x")
