@@ -72,8 +72,8 @@ def execute(spec: RunSpec, *, resume: Path | None = None, console: Console | Non
             extra_meta = {}
         else:
             todo, expected = jobs, len(jobs)
-            identity = spec_hash({"spec": spec.identity_hash(), "jobs": sorted(j.episode_id for j in jobs)})
             extra_meta = {"run_spec_hash": spec.identity_hash()}
+            identity = spec_hash({"spec": extra_meta["run_spec_hash"], "jobs": sorted(j.episode_id for j in jobs)})
             subtasks = list({j.subtask.id: j.subtask for j in jobs}.values())
         remaining = expected
         if resume is None and run_dir is not None and (Path(run_dir) / "meta.json").is_file():

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from harness.errors import RunStoreError
 from harness.rollout import EpisodeJob
 from harness.run import execute
-from harness.errors import RunStoreError
 from harness.runstore import RunStore
 from harness.specs import load_run_spec
 from harness_toy import CounterConfig, CounterTask, CountingAgent, CountingConfig
