@@ -1,4 +1,5 @@
 """Published result folders are what their regenerate command makes of the kept runs, byte for byte."""
+import shutil
 import subprocess
 import sys
 
@@ -20,7 +21,6 @@ def test_keep_refreshes_the_seeds_it_finds_and_leaves_the_other_kept_seeds(tmp_p
     """KEEP=1 copies each complete seed of EXP into the kept runs (here seed 0's runs again, as seed 1)
     without dropping the kept seeds EXP does not hold; an unfinished seed is not kept; the tables then
     have a row per seed and pooled rows over both."""
-    import shutil
     folder = REPO / "results" / "eef-mini"
     runs, exp, out = tmp_path / "runs", tmp_path / "exp", tmp_path / "out"
     shutil.copytree(folder / "runs", runs, symlinks=True)
