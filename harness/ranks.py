@@ -42,15 +42,28 @@ def run_on_main(work: Callable[[], Any]) -> Any:
 
     PartialState(cpu=not torch.cuda.is_available())  # the process group the stages' Trainer uses
     _channel = dist.new_group(backend="gloo", timeout=WAIT_TIMEOUT)
-    if not is_main():
-        while (call := _broadcast(None)) is not None:
-            module, name, args, kwargs = call
-            getattr(importlib.import_module(module), name).__wrapped__(*args, **kwargs)
-        return None
     try:
-        return work()
+        if not is_main():
+            while (call := _broadcast(None)) is not None:
+                module, name, args, kwargs = call
+                getattr(importlib.import_module(module), name).__wrapped__(*args, **kwargs)
+            return None
+        try:
+            return work()
+        finally:
+            _broadcast(None)  # the others stop too, after an error as well
     finally:
-        _broadcast(None)  # the others stop too, after an error as well
+        _channel = None
+        end_process_group()
+
+
+def end_process_group() -> None:
+    """Destroy the process group before the process exits, as a script that trains on several
+    processes must: left alive, gloo's threads can abort the interpreter's exit (SIGABRT,
+    "terminate called without an active exception", pytorch#190489)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def shared_stage(fn: Callable) -> Callable:

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from harness.ranks import end_process_group
 from harness.trainers.finetune import LoraOptions, TrainOptions, fine_tune
 from harness.trajectory import Message, Trajectory
 
@@ -49,6 +50,7 @@ def main() -> None:
                         max_steps=steps, lr=1e-3, max_len=512, save_steps=2, sampler="random", epochs=10)
     result = fine_tune(toy_trajectories(), opts, stage)
     Path(f"{audit}.{rank}").write_text(json.dumps({"writes": writes, "result": result}))
+    end_process_group()
 
 
 if __name__ == "__main__":

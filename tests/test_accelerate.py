@@ -7,8 +7,6 @@ On a machine without a GPU, `accelerate launch --multi_gpu` starts the processes
 arguments (use_cpu) make the process group gloo.
 """
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -71,6 +69,23 @@ def test_two_processes_train_as_one_with_the_same_global_batch_and_only_the_main
     assert main["result"]["processes"] == 2 and main["result"]["steps"] == 6
 
 
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the launcher and every process below it, as a job scheduler ends a job (its cgroup).
+    Killing the launcher's process group is not enough: torchrun starts each training process in a
+    session of its own, and those would go on training and race the resumed launch."""
+    import psutil
+    procs = [psutil.Process(proc.pid)]
+    procs += procs[0].children(recursive=True)
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=60)
+    assert not alive, alive
+    proc.wait()
+
+
 SPEC = """
 task: {name: harness_toy:CounterTask, targets: [3, 4, 5, 6, 7, 8], max_steps: 10}
 eval_task: {targets: [2, 3]}
@@ -90,15 +105,13 @@ def test_harness_train_on_two_processes_plays_once_and_resumes_after_a_kill(tmp_
     cmd = launch(2) + ["-m", "harness.cli", "train", str(spec), "-R", f"out_dir={tmp_path}", "-R", "name=exp"]
     exp = tmp_path / "exp"
     ckpts = exp / "iter0" / "train" / "checkpoints"
-    # its own session: the kill reaches the launcher and both training processes, as a job scheduler's would
     proc = subprocess.Popen(cmd, env=cli_env(CI="true"), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     while not list(ckpts.glob("checkpoint-*/trainer_state.json")) and proc.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_tree(proc)
     assert not (exp / "iter0" / "train" / "result.json").exists()  # killed in the middle of training
 
     res = subprocess.run(cmd, env=cli_env(CI="true"), cwd=REPO, capture_output=True, text=True, timeout=600)
