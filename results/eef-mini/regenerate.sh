@@ -88,8 +88,10 @@ if [ ${#curves[@]} -gt 0 ]; then
 fi
 $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --actions --format markdown -o $OUT/actions.md
 $H leaderboard "${experts[@]}" "${expert_labels[@]}" --by difficulty --format markdown -o $OUT/expert-pool.md
-# Head-to-head of EEF against RFT x6 and RFT at the last iteration both have run (pooled over seeds)
+# Head-to-head of EEF against RFT x6 and RFT at the last iteration both have run: pooled over seeds
+# (a subtask counts as solved if any seed's episode won), then per seed (paired on the same goals)
 iters() { find "$RUNS" -path "*-$1/iter*/eval" -name eval | sed 's|.*/iter\([0-9]*\)/eval|\1|' | sort -u; }
+seeds=$(find "$RUNS" -maxdepth 1 -name 's*-eef' | sed 's|.*/\(s[0-9]*\)-eef|\1|' | sort -V)
 : > $OUT/head-to-head.md
 for dir in rftx6 rft; do
   name=${NAME[$dir]}
@@ -98,6 +100,12 @@ for dir in rftx6 rft; do
     $H leaderboard "${evals[@]}" "${pooled[@]}" --pool --vs "EEF iter$it" "$name iter$it" \
       --format markdown >> $OUT/head-to-head.md
     echo >> $OUT/head-to-head.md
+    for seed in $seeds; do
+      [ -d "$RUNS/$seed-eef/iter$it/eval" ] && [ -d "$RUNS/$seed-$dir/iter$it/eval" ] || continue
+      $H leaderboard "${evals[@]}" "${per_seed[@]}" --vs "EEF iter$it $seed" "$name iter$it $seed" \
+        --format markdown >> $OUT/head-to-head.md
+      echo >> $OUT/head-to-head.md
+    done
   fi
 done
 # EEF's decisions per iteration, per seed
