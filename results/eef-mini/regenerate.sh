@@ -101,8 +101,8 @@ for dir in rftx6 rft; do
       --format markdown >> $OUT/head-to-head.md
     echo >> $OUT/head-to-head.md
     for seed in $seeds; do
-      [ -d "$RUNS/$seed-eef/iter$it/eval" ] && [ -d "$RUNS/$seed-$dir/iter$it/eval" ] || continue
       a=$RUNS/$seed-eef/iter$it/eval b=$RUNS/$seed-$dir/iter$it/eval  # only the two compared runs
+      [ -d "$a" ] && [ -d "$b" ] || continue
       $H leaderboard "$a" "$b" --label "$a=EEF iter$it $seed" --label "$b=$name iter$it $seed" \
         --vs "EEF iter$it $seed" "$name iter$it $seed" --format markdown >> $OUT/head-to-head.md
       echo >> $OUT/head-to-head.md
